@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libiommudirty: IOMMU dirty-page tracking for VMMs that live-migrate guests
+ * owning passthrough PCI devices.
+ *
+ * Conventions (every call):
+ *  - int-returning calls return 0 (or a documented non-negative value) on
+ *    success and a negative errno on failure; errno is set to the same
+ *    positive value, so errno-style callers work too.
+ *  - Pointer-returning constructors return NULL and set errno.
+ *  - Bad input is rejected before any kernel call: -EINVAL (NULL, unknown
+ *    flags, non-zero reserved/unknown option bytes, misalignment, page size
+ *    not a power of two), -EOVERFLOW (iova + length wraps), -ERANGE (caller's
+ *    bitmap too small). Kernel errors are returned unchanged.
+ *  - Options structs start with `size_t sz`; declare them with IOMMUDIRTY_OPTS
+ *    so sz is set. Bytes past the fields this library version knows must be 0.
+ *  - Nothing is printed unless a log callback is installed.
+ *
+ * Thread-safety: a context, its devices and its trackers may be used from
+ * several threads. Each tracker serialises map/unmap/attach/start/stop with an
+ * internal lock; iommudirty_tracker_read() calls on *disjoint* ranges with
+ * *distinct* bitmaps may run concurrently with each other. Bitmap helpers are
+ * pure functions over caller memory.
+ *
+ * Version: every declaration says "Since:" the library version that added it.
+ */
+#ifndef IOMMUDIRTY_H
+#define IOMMUDIRTY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOMMUDIRTY_API __attribute__((visibility("default")))
+
+#define IOMMUDIRTY_VERSION_MAJOR 0
+#define IOMMUDIRTY_VERSION_MINOR 1
+#define IOMMUDIRTY_VERSION_PATCH 0
+/* True when the headers are at least version maj.min. */
+#define IOMMUDIRTY_CHECK_VERSION(maj, min)                                    \
+	(IOMMUDIRTY_VERSION_MAJOR > (maj) ||                                  \
+	 (IOMMUDIRTY_VERSION_MAJOR == (maj) && IOMMUDIRTY_VERSION_MINOR >= (min)))
+
+/* Declare and zero an options struct with its size set:
+ * IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o, .flags = X); */
+#define IOMMUDIRTY_OPTS(type, name, ...)                                      \
+	struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
+
+struct iommudirty_ctx;     /* an iommufd file (owned or adopted) */
+struct iommudirty_device;  /* a VFIO device bound to the context's iommufd */
+struct iommudirty_tracker; /* an IOAS + dirty-tracking HWPTs + its mappings */
+struct iommudirty_sim;     /* the simulated kernel */
+
+/* ------------------------------------------------------------------------ */
+/* Version and logging                                                      */
+
+/**
+ * iommudirty_version() - the runtime library version, "MAJOR.MINOR.PATCH".
+ * Never fails. Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API const char *iommudirty_version(void);
+
+enum iommudirty_log_level {
+	IOMMUDIRTY_LOG_ERR = 3,
+	IOMMUDIRTY_LOG_WARN = 4,
+	IOMMUDIRTY_LOG_INFO = 6,
+	IOMMUDIRTY_LOG_DEBUG = 7,
+};
+
+/* Log callback: msg has no trailing newline and is valid during the call. */
+typedef void (*iommudirty_log_fn)(enum iommudirty_log_level level,
+				  const char *msg, void *user);
+
+/**
+ * iommudirty_set_log_fn() - install (fn != NULL) or remove a log callback.
+ * @ctx: context. @fn: callback or NULL. @user: passed to fn.
+ * @max_level: messages with level > max_level are dropped.
+ * The environment variable IOMMUDIRTY_LOG=<level number> read at context
+ * creation sets the initial max_level (callback still required).
+ * Return: 0, or -EINVAL if ctx is NULL or max_level is out of 0..7.
+ * Thread-safety: do not call concurrently with other calls on the same ctx.
+ * Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_set_log_fn(struct iommudirty_ctx *ctx,
+					 iommudirty_log_fn fn, void *user,
+					 int max_level);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                  */
+
+/* Adopt opts.iommufd instead of opening a path. The fd stays the caller's:
+ * the library never closes it. */
+#define IOMMUDIRTY_CTX_ADOPT_FD (1u << 0)
+
+struct iommudirty_ctx_opts {
+	size_t sz;
+	unsigned int flags;     /* IOMMUDIRTY_CTX_* */
+	int iommufd;            /* with IOMMUDIRTY_CTX_ADOPT_FD */
+	const char *path;       /* NULL: "/dev/iommu" */
+	/* Run against this simulated kernel instead of the real one. The sim
+	 * must outlive the context. */
+	struct iommudirty_sim *sim;
+	iommudirty_log_fn log_fn; /* optional, as iommudirty_set_log_fn() */
+	void *log_user;
+	int log_level;          /* 0: IOMMUDIRTY_LOG_WARN */
+};
+#define iommudirty_ctx_opts__last_field log_level
+
+/**
+ * iommudirty_ctx_new() - open (or adopt) an iommufd.
+ * @opts: NULL for defaults (open /dev/iommu on the real kernel).
+ * Return: a context, or NULL with errno set: EINVAL (bad opts, unknown
+ * flags, ADOPT_FD with a negative fd), ENOMEM, or the open(2) error of the
+ * device node (ENOENT: no /dev/iommu, the kernel lacks CONFIG_IOMMUFD;
+ * EACCES: no permission).
+ * Thread-safety: safe to call concurrently. Since: 0.1
+ */
+IOMMUDIRTY_API struct iommudirty_ctx *
+iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts);
+
+/**
+ * iommudirty_ctx_free() - drop the caller's reference. The iommufd is closed
+ * (unless adopted) once the last device and tracker made from it are freed.
+ * NULL is a no-op. Since: 0.1
+ */
+IOMMUDIRTY_API void iommudirty_ctx_free(struct iommudirty_ctx *ctx);
+
+/**
+ * iommudirty_ctx_fd() - the iommufd (owned or adopted); for raw ioctls the
+ * VMM wants to issue itself. Return: fd >= 0, or -EINVAL if ctx is NULL.
+ * Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_ctx_fd(const struct iommudirty_ctx *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                  */
+
+/**
+ * iommudirty_device_bind() - bind a VFIO device cdev fd
+ * (/dev/vfio/devices/vfioN) to the context's iommufd and read its IOMMU
+ * hardware info. The fd stays the caller's; the kernel unbinds when it is
+ * closed.
+ * Return: 0 and *out, or -EINVAL (NULL, fd < 0), -ENOMEM, or the kernel's
+ * error (VFIO_DEVICE_BIND_IOMMUFD: -EBUSY already bound or opened via a
+ * group, -ENOTTY not a cdev; IOMMU_GET_HW_INFO). On failure nothing is left
+ * bound by this call.
+ * Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_device_bind(struct iommudirty_ctx *ctx,
+					  int vfio_cdev_fd,
+					  struct iommudirty_device **out);
+
+/**
+ * iommudirty_device_adopt() - wrap a device the VMM already bound itself.
+ * @vfio_cdev_fd: its cdev fd, or -1 if the VMM attaches it itself (the
+ * library then cannot attach it; see iommudirty_tracker_attach()).
+ * @dev_id: the iommufd device id from the VMM's BIND.
+ * Return: 0 and *out; -EINVAL (NULL), -ENOMEM, or IOMMU_GET_HW_INFO's error
+ * (-ENOENT: no such device id). Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_device_adopt(struct iommudirty_ctx *ctx,
+					   int vfio_cdev_fd, uint32_t dev_id,
+					   struct iommudirty_device **out);
+
+/**
+ * iommudirty_device_free() - free the handle. Kernel state is untouched
+ * (a tracker the device is attached to keeps the attachment). NULL is a
+ * no-op. Since: 0.1
+ */
+IOMMUDIRTY_API void iommudirty_device_free(struct iommudirty_device *dev);
+
+/** iommudirty_device_id() - the iommufd device id; 0 if dev is NULL.
+ * Thread-safe. Since: 0.1 */
+IOMMUDIRTY_API uint32_t iommudirty_device_id(const struct iommudirty_device *dev);
+
+/* IOMMU_GET_HW_INFO types (the kernel's values) */
+#define IOMMUDIRTY_HW_INFO_NONE 0u
+#define IOMMUDIRTY_HW_INFO_INTEL_VTD 1u
+#define IOMMUDIRTY_HW_INFO_ARM_SMMUV3 2u
+#define IOMMUDIRTY_HW_INFO_TEGRA241_CMDQV 3u
+#define IOMMUDIRTY_HW_INFO_AMD 4u
+#define IOMMUDIRTY_HW_INFO_SELFTEST 0xfeedbeefu
+
+/* out_capabilities bits */
+#define IOMMUDIRTY_HW_CAP_DIRTY_TRACKING (1ull << 0)
+
+struct iommudirty_hw_info {
+	size_t sz;
+	uint32_t type;          /* IOMMUDIRTY_HW_INFO_* */
+	uint32_t data_len;      /* valid bytes in data[] */
+	uint64_t capabilities;  /* IOMMUDIRTY_HW_CAP_* as the kernel reports */
+	uint8_t data[256];      /* vendor registers, as the kernel laid them */
+};
+
+/**
+ * iommudirty_device_hw_info() - the IOMMU hardware info read at bind/adopt.
+ * @info: caller's struct with sz set; filled up to min(sz, ours).
+ * Return: 0, or -EINVAL (NULL, sz too small for type..capabilities).
+ * Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_device_hw_info(const struct iommudirty_device *dev,
+					     struct iommudirty_hw_info *info);
+
+/**
+ * iommudirty_device_dirty_capable() - whether the device's IOMMU can track
+ * dirty pages (the kernel's IOMMU_HW_CAP_DIRTY_TRACKING bit).
+ * Return: 1 yes, 0 no, -EINVAL if dev is NULL. Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_device_dirty_capable(const struct iommudirty_device *dev);
+
+/* ------------------------------------------------------------------------ */
+/* Trackers                                                                 */
+
+/* Adopt opts.ioas_id (the VMM's IOAS, with its existing mappings) instead of
+ * allocating one. The library never destroys an adopted IOAS. */
+#define IOMMUDIRTY_TRACKER_ADOPT_IOAS (1u << 0)
+
+struct iommudirty_tracker_opts {
+	size_t sz;
+	unsigned int flags;     /* IOMMUDIRTY_TRACKER_* */
+	uint32_t ioas_id;       /* with IOMMUDIRTY_TRACKER_ADOPT_IOAS */
+	uint32_t __reserved;    /* must be 0 */
+	/* Largest IO page size the IOMMU may use for these mappings (a power of
+	 * two, >= 4096). 0: 1 GiB. Read-and-clear never splits a kernel read
+	 * inside a window of this size, because clearing a huge IOPTE through
+	 * a partial read would lose the rest of its dirty pages. */
+	uint64_t max_io_page;
+};
+#define iommudirty_tracker_opts__last_field max_io_page
+
+/**
+ * iommudirty_tracker_new() - allocate an IOAS (or adopt one) as a tracker.
+ * Mappings already present in an adopted IOAS are not known to the tracker;
+ * declare them with iommudirty_tracker_adopt_mapping().
+ * Return: 0 and *out; -EINVAL (NULL, unknown flags, reserved != 0, bad
+ * max_io_page), -ENOMEM, or IOMMU_IOAS_ALLOC's error.
+ * Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
+					  const struct iommudirty_tracker_opts *opts,
+					  struct iommudirty_tracker **out);
+
+/**
+ * iommudirty_tracker_free() - stop tracking, detach the devices this
+ * tracker attached, destroy the HWPTs and IOAS it allocated. Adopted objects
+ * are left as they were (tracking is still turned off on adopted HWPTs it
+ * turned on). Unread dirty bits are discarded. NULL is a no-op.
+ * Thread-safety: no other call on t may run concurrently. Since: 0.1
+ */
+IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t);
+
+/** iommudirty_tracker_ioas_id() - the IOAS id; 0 if t is NULL. Since: 0.1 */
+IOMMUDIRTY_API uint32_t iommudirty_tracker_ioas_id(const struct iommudirty_tracker *t);
+
+/**
+ * iommudirty_tracker_hwpt_ids() - the HWPT ids the tracker reads (owned and
+ * adopted), for a VMM that attaches devices itself.
+ * Return: the total number of HWPTs (may exceed n; ids[0..min(n,total))
+ * filled), or -EINVAL (t NULL, ids NULL with n > 0). Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_hwpt_ids(struct iommudirty_tracker *t,
+					       uint32_t *ids, size_t n);
+
+/**
+ * iommudirty_tracker_attach() - attach a device through a dirty-tracking
+ * HWPT: an existing one of this tracker if the kernel accepts the device
+ * (same IOMMU instance), else a new one allocated for it (and enabled if the
+ * tracker is started). A device that cannot track is refused; it is never
+ * attached to a HWPT that does not track.
+ * Return: 0; -EINVAL (NULL), -EBADF (device adopted without an fd),
+ * -EALREADY (already attached to this tracker), -EOPNOTSUPP (the device's
+ * IOMMU cannot track dirty pages; logged with the reason), -ENOMEM, or the
+ * kernel's error from HWPT_ALLOC / SET_DIRTY_TRACKING / ATTACH. On failure
+ * the device is not attached and no HWPT is left behind.
+ * Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_attach(struct iommudirty_tracker *t,
+					     struct iommudirty_device *dev);
+
+/**
+ * iommudirty_tracker_alloc_hwpt() - allocate a dirty-tracking HWPT on the
+ * tracker's IOAS for @dev's IOMMU without attaching anything, for a VMM that
+ * attaches its devices itself. The tracker owns, reads and destroys it.
+ * Return: 0 and *hwpt_id; -EINVAL, -EOPNOTSUPP (cannot track), -ENOMEM, or
+ * the kernel's error. Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_alloc_hwpt(struct iommudirty_tracker *t,
+						 struct iommudirty_device *dev,
+						 uint32_t *hwpt_id);
+
+/* The adopted HWPT already has tracking enabled: never send ENABLE to it
+ * (that would wipe the dirty bits it gathered). */
+#define IOMMUDIRTY_HWPT_TRACKING_ON (1u << 0)
+
+/**
+ * iommudirty_tracker_adopt_hwpt() - read dirty bits from a HWPT the VMM
+ * allocated (with IOMMU_HWPT_ALLOC_DIRTY_TRACKING) on this tracker's IOAS.
+ * If the tracker is started and the flag is not given, tracking is enabled
+ * on it now. The library never destroys it.
+ * Return: 0; -EINVAL (NULL, unknown flags), -EEXIST (already known),
+ * -ENOMEM, or SET_DIRTY_TRACKING's error. Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
+						 uint32_t hwpt_id,
+						 unsigned int flags);
+
+/**
+ * iommudirty_tracker_detach() - detach a device attached by
+ * iommudirty_tracker_attach(). Its HWPT is kept while the tracker is
+ * started, so the dirty bits it gathered are still read; it is destroyed at
+ * the next start or at free once it has no device.
+ * Return: 0; -EINVAL (NULL), -ENOENT (not attached here), or the kernel's
+ * DETACH error (the device then stays attached). Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
+					     struct iommudirty_device *dev);
+
+#define IOMMUDIRTY_MAP_READ (1u << 0)
+#define IOMMUDIRTY_MAP_WRITE (1u << 1)
+
+/**
+ * iommudirty_tracker_map() - map [va, va+length) at [iova, iova+length).
+ * @flags: IOMMUDIRTY_MAP_READ and/or _WRITE (at least one).
+ * Return: 0; -EINVAL (NULL va, length 0, no or unknown flags, iova or length
+ * not a multiple of the IOAS alignment), -EOVERFLOW (iova+length wraps),
+ * -EEXIST (overlaps a mapping), -ENOMEM, or IOMMU_IOAS_MAP's error.
+ * Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_map(struct iommudirty_tracker *t,
+					  void *va, uint64_t length,
+					  uint64_t iova, unsigned int flags);
+
+/**
+ * iommudirty_tracker_adopt_mapping() - declare a mapping the VMM made in an
+ * adopted IOAS, so reads cover it. No kernel call.
+ * Return: 0; -EINVAL, -EOVERFLOW, -EEXIST, -ENOMEM as for map. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_adopt_mapping(struct iommudirty_tracker *t,
+						    uint64_t iova,
+						    uint64_t length);
+
+/**
+ * iommudirty_tracker_unmap() - unmap whole mappings inside [iova,
+ * iova+length). Their dirty bits are discarded (use
+ * iommudirty_tracker_unmap_dirty() to keep them).
+ * Return: 0; -EINVAL (NULL, length 0), -EOVERFLOW, -ENOENT (the range cuts a
+ * mapping or holds none: nothing is unmapped), or IOMMU_IOAS_UNMAP's error.
+ * Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_unmap(struct iommudirty_tracker *t,
+					    uint64_t iova, uint64_t length);
+
+struct iommudirty_iova_range {
+	uint64_t start;
+	uint64_t last; /* inclusive */
+};
+
+/**
+ * iommudirty_tracker_iova_ranges() - the IOVA ranges the IOAS allows (they
+ * narrow as devices attach) and the alignment map/read need.
+ * @ranges: filled with up to n ranges (may be NULL when n is 0).
+ * @alignment: if not NULL, the required IOVA alignment in bytes.
+ * Return: the total number of ranges (call again with a larger array if it
+ * exceeds n), -EINVAL, -ENOMEM, or IOMMU_IOAS_IOVA_RANGES's error.
+ * Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_iova_ranges(struct iommudirty_tracker *t,
+						  struct iommudirty_iova_range *ranges,
+						  size_t n, uint64_t *alignment);
+
+/**
+ * iommudirty_tracker_start() - start dirty tracking on every HWPT. HWPTs
+ * already tracking are not sent ENABLE again (the kernel would wipe their
+ * dirty bits), so starting a started tracker is a no-op. A fresh start
+ * begins from a clean slate.
+ * Return: 0; -EINVAL (NULL), -EOPNOTSUPP, or SET_DIRTY_TRACKING's error
+ * (HWPTs enabled by this call are turned off again). Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_start(struct iommudirty_tracker *t);
+
+/**
+ * iommudirty_tracker_stop() - stop dirty tracking. Unread bits are lost:
+ * read before stopping. Stopping a stopped tracker is a no-op.
+ * Return: 0; -EINVAL (NULL), or the first SET_DIRTY_TRACKING error (the
+ * other HWPTs are still turned off). Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_stop(struct iommudirty_tracker *t);
+
+/**
+ * iommudirty_tracker_started() - 1 if started, 0 if not, -EINVAL if NULL.
+ * Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_started(const struct iommudirty_tracker *t);
+
+/* Read without clearing: the same bits are reported again next time. */
+#define IOMMUDIRTY_READ_NO_CLEAR (1u << 0)
+
+/**
+ * iommudirty_tracker_read() - the dirty bitmap of [iova, iova+length) at
+ * @page_size granularity: bit i (LSB-first in u64 word i/64) is page
+ * [iova + i*page_size, +page_size). The library sets every bit of the range
+ * (zeroing first); bits past the range's last page in the last word are
+ * zeroed. Holes read clean; every mapped page dirtied since the previous
+ * clearing read is reported (union over the tracker's HWPTs). Pages may be
+ * reported dirty conservatively (a huge IO page reports all its pages).
+ * No kernel read ever spans a hole; IOVA-adjacent mappings are read with one
+ * call per HWPT.
+ * @page_size: a power of two; iova and length must be multiples of it and
+ * of the IOAS alignment.
+ * @bitmap_bytes: at least iommudirty_bitmap_size(length, page_size).
+ * @flags: 0 (read and clear) or IOMMUDIRTY_READ_NO_CLEAR.
+ * Return: 0; -EINVAL (NULL, length 0, bad page_size or alignment, unknown
+ * flags, tracker not started), -EOVERFLOW, -ERANGE (bitmap too small),
+ * -ENOMEM, or GET_DIRTY_BITMAP's error (bits read before it are still in
+ * the bitmap; with read-and-clear, treat the whole range as dirty).
+ * Thread-safety: concurrent reads of disjoint ranges into distinct bitmaps
+ * are safe; map/unmap wait for reads. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
+					   uint64_t iova, uint64_t length,
+					   uint64_t page_size, uint64_t *bitmap,
+					   size_t bitmap_bytes,
+					   unsigned int flags);
+
+/* Reserved for the atomic "write-protect, read final dirties, unmap"
+ * variant; not implemented in 0.1 (-EOPNOTSUPP). */
+#define IOMMUDIRTY_UNMAP_ATOMIC (1u << 0)
+
+/**
+ * iommudirty_tracker_unmap_dirty() - report the dirty bits of whole
+ * mappings inside [iova, iova+length), then unmap them. The cheap way, as
+ * the kernel's designers chose: a read without clearing (no extra IOTLB
+ * flush), then IOMMU_IOAS_UNMAP.
+ * Guarantee: every device write that completed before the read began is in
+ * the bitmap. NOT guaranteed: a write by a device still doing DMA into the
+ * range after the read started and before the unmap finished may be missing
+ * (it may also land in memory). Quiesce the device's DMA to the range first,
+ * or use the atomic variant (IOMMUDIRTY_UNMAP_ATOMIC) when it exists.
+ * Arguments and bitmap as iommudirty_tracker_read(); the tracker must be
+ * started.
+ * Return: 0; the errors of read and unmap; -EOPNOTSUPP for
+ * IOMMUDIRTY_UNMAP_ATOMIC in this version. If the read fails nothing is
+ * unmapped; if the unmap fails the bitmap holds the bits and the mappings
+ * stay. Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_unmap_dirty(struct iommudirty_tracker *t,
+						  uint64_t iova, uint64_t length,
+						  uint64_t page_size,
+						  uint64_t *bitmap,
+						  size_t bitmap_bytes,
+						  unsigned int flags);
+
+/* ------------------------------------------------------------------------ */
+/* Bitmaps: u64 words, bit i of the map is bit i%64 of word i/64.           */
+
+/**
+ * iommudirty_bitmap_size() - bytes of bitmap for @length at @page_size,
+ * rounded up to whole u64 words. Return: the size, or 0 if length is 0 or
+ * page_size is not a power of two. Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API size_t iommudirty_bitmap_size(uint64_t length, uint64_t page_size);
+
+/* Called per run of set bits [first, first+count); non-zero stops the walk
+ * and is returned by the walker. */
+typedef int (*iommudirty_run_fn)(uint64_t first, uint64_t count, void *user);
+
+/**
+ * iommudirty_bitmap_for_each_run() - call fn for each maximal run of set
+ * bits in bits [0, nbits), in order, scanning a word at a time.
+ * Return: 0, fn's non-zero return, or -EINVAL (NULL bitmap with nbits > 0,
+ * NULL fn). Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_bitmap_for_each_run(const uint64_t *bitmap,
+						  uint64_t nbits,
+						  iommudirty_run_fn fn,
+						  void *user);
+
+/**
+ * iommudirty_bitmap_or() - dst |= src over bits [0, nbits); bits of dst's
+ * last word past nbits are left as they were.
+ * Return: 0 or -EINVAL (NULL with nbits > 0). Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_bitmap_or(uint64_t *dst, const uint64_t *src,
+					uint64_t nbits);
+
+/**
+ * iommudirty_bitmap_count() - number of set bits in [0, nbits).
+ * Return: the count, or -EINVAL (NULL with nbits > 0). Since: 0.1
+ */
+IOMMUDIRTY_API int64_t iommudirty_bitmap_count(const uint64_t *bitmap,
+					       uint64_t nbits);
+
+/* ------------------------------------------------------------------------ */
+/* The simulated kernel                                                     */
+/*
+ * An in-process model of iommufd + VFIO cdev, struct for struct, including
+ * the real kernel's traps (a dirty read across a hole succeeds with partial
+ * data; ENABLE wipes gathered bits even when already enabled; the user
+ * bitmap is only ever OR-ed into; page_size is not checked to be a power of
+ * two; huge IOPTEs report all their pages). Pass it in
+ * iommudirty_ctx_opts.sim to run the library on it, e.g. to test a VMM's
+ * migration code on a machine without an IOMMU. All sim calls are
+ * thread-safe. File descriptors it hands out are real (eventfds) but only
+ * mean something to the sim: release them with iommudirty_sim_close().
+ */
+
+struct iommudirty_sim_opts {
+	size_t sz;
+	unsigned int flags; /* must be 0 */
+};
+#define iommudirty_sim_opts__last_field flags
+
+/** iommudirty_sim_new() - a new simulated kernel, or NULL with errno
+ * (EINVAL, ENOMEM). Since: 0.1 */
+IOMMUDIRTY_API struct iommudirty_sim *
+iommudirty_sim_new(const struct iommudirty_sim_opts *opts);
+
+/** iommudirty_sim_free() - free the sim and close every fd it handed out.
+ * Contexts using it must be freed first. NULL is a no-op. Since: 0.1 */
+IOMMUDIRTY_API void iommudirty_sim_free(struct iommudirty_sim *sim);
+
+/* The IOMMU cannot track dirty pages (no IOMMU_HW_CAP_DIRTY_TRACKING). */
+#define IOMMUDIRTY_SIM_IOMMU_NO_DIRTY (1u << 0)
+
+struct iommudirty_sim_iommu_opts {
+	size_t sz;
+	unsigned int flags;      /* IOMMUDIRTY_SIM_IOMMU_* */
+	uint32_t hw_info_type;   /* 0: IOMMUDIRTY_HW_INFO_SELFTEST */
+	/* IO page sizes; the smallest is the IOAS alignment, larger ones are
+	 * huge IOPTEs used where iova, va and length allow. 0: 4 KiB only. */
+	uint64_t pgsize_bitmap;
+	const void *hw_info_data; /* vendor data GET_HW_INFO returns */
+	uint32_t hw_info_len;
+	uint32_t __reserved;
+	uint64_t aperture_start;  /* 0 and 0: the whole 64-bit space */
+	uint64_t aperture_last;
+};
+#define iommudirty_sim_iommu_opts__last_field aperture_last
+
+/** iommudirty_sim_add_iommu() - add an IOMMU instance.
+ * Return: its index (>= 0), or -EINVAL, -ENOMEM. Since: 0.1 */
+IOMMUDIRTY_API int iommudirty_sim_add_iommu(struct iommudirty_sim *sim,
+					    const struct iommudirty_sim_iommu_opts *opts);
+
+/** iommudirty_sim_add_device() - add a PCI device behind IOMMU @iommu.
+ * Return: its index (>= 0), or -EINVAL (no such IOMMU), -ENOMEM.
+ * Since: 0.1 */
+IOMMUDIRTY_API int iommudirty_sim_add_device(struct iommudirty_sim *sim,
+					     int iommu);
+
+/** iommudirty_sim_open_device() - open the device's VFIO cdev, as
+ * open("/dev/vfio/devices/vfioN") would.
+ * Return: an fd, or -EINVAL (no such device), -EBUSY (already open), or
+ * the eventfd(2) error. Since: 0.1 */
+IOMMUDIRTY_API int iommudirty_sim_open_device(struct iommudirty_sim *sim,
+					      int device);
+
+/** iommudirty_sim_open_iommufd() - open a new iommufd, as
+ * open("/dev/iommu") would. Return: an fd or a negative errno. Since: 0.1 */
+IOMMUDIRTY_API int iommudirty_sim_open_iommufd(struct iommudirty_sim *sim);
+
+/** iommudirty_sim_close() - close an fd the sim handed out (releasing a
+ * device binding or an iommufd and all its objects).
+ * Return: 0, or -EBADF. Since: 0.1 */
+IOMMUDIRTY_API int iommudirty_sim_close(struct iommudirty_sim *sim, int fd);
+
+/** iommudirty_sim_ioctl() - issue an iommufd or VFIO ioctl on a sim fd, as
+ * ioctl(2) would on the real kernel (for a VMM's own raw calls).
+ * Return: the ioctl's non-negative result, or a negative errno. Since: 0.1 */
+IOMMUDIRTY_API int iommudirty_sim_ioctl(struct iommudirty_sim *sim, int fd,
+					unsigned long request, void *arg);
+
+/**
+ * iommudirty_sim_dma_write() - device @device writes [iova, iova+length)
+ * through its current attachment: translate, set the dirty bit of each IO
+ * page if its HWPT tracks, and copy @data (if not NULL) into the mapped
+ * memory. Callable from any thread, during any other call.
+ * Return: 0; -EINVAL (no such device, length 0), -ENODEV (not attached),
+ * -EFAULT (a page is unmapped or not writable: an IOMMU fault, nothing
+ * written). Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_sim_dma_write(struct iommudirty_sim *sim,
+					    int device, uint64_t iova,
+					    uint64_t length, const void *data);
+
+/**
+ * iommudirty_sim_fail_call() - make the @nth next kernel call (open or
+ * ioctl, counted from 1) fail with @err (a negative errno) without any
+ * effect. nth 0 cancels. Return: 0 or -EINVAL. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_sim_fail_call(struct iommudirty_sim *sim,
+					    unsigned long nth, int err);
+
+struct iommudirty_sim_stats {
+	size_t sz;
+	uint64_t calls;        /* opens + ioctls so far */
+	uint64_t ioctls;       /* ioctls so far */
+	uint64_t dirty_reads;  /* IOMMU_HWPT_GET_DIRTY_BITMAP calls so far */
+	uint64_t open_fds;     /* fds handed out and not closed */
+	uint64_t objects;      /* live iommufd objects, all iommufds */
+};
+
+/** iommudirty_sim_get_stats() - counters, for tests and benchmarks.
+ * Return: 0 or -EINVAL. Since: 0.1 */
+IOMMUDIRTY_API int iommudirty_sim_get_stats(struct iommudirty_sim *sim,
+					    struct iommudirty_sim_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IOMMUDIRTY_H */

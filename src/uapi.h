@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Our own definitions of the iommufd and VFIO uAPI we use. Debian 12's
+ * <linux/iommufd.h> predates dirty tracking, so we never include it. Layouts
+ * are facts of the kernel ABI; the asserts below pin every size and offset.
+ * iommufd ioctls are _IO(';', nr): the size is not encoded, the first u32 of
+ * each struct is its size.
+ */
+#ifndef IOMMUDIRTY_UAPI_H
+#define IOMMUDIRTY_UAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UAPI_IO(type, nr) ((unsigned long)(((type) << 8) | (nr)))
+#define IOMMUFD_TYPE ';'
+#define VFIO_TYPE ';'
+#define VFIO_BASE 100
+
+#define IOMMU_DESTROY UAPI_IO(IOMMUFD_TYPE, 0x80)
+#define IOMMU_IOAS_ALLOC UAPI_IO(IOMMUFD_TYPE, 0x81)
+#define IOMMU_IOAS_ALLOW_IOVAS UAPI_IO(IOMMUFD_TYPE, 0x82)
+#define IOMMU_IOAS_COPY UAPI_IO(IOMMUFD_TYPE, 0x83)
+#define IOMMU_IOAS_IOVA_RANGES UAPI_IO(IOMMUFD_TYPE, 0x84)
+#define IOMMU_IOAS_MAP UAPI_IO(IOMMUFD_TYPE, 0x85)
+#define IOMMU_IOAS_UNMAP UAPI_IO(IOMMUFD_TYPE, 0x86)
+#define IOMMU_OPTION UAPI_IO(IOMMUFD_TYPE, 0x87)
+#define IOMMU_HWPT_ALLOC UAPI_IO(IOMMUFD_TYPE, 0x89)
+#define IOMMU_GET_HW_INFO UAPI_IO(IOMMUFD_TYPE, 0x8a)
+#define IOMMU_HWPT_SET_DIRTY_TRACKING UAPI_IO(IOMMUFD_TYPE, 0x8b)
+#define IOMMU_HWPT_GET_DIRTY_BITMAP UAPI_IO(IOMMUFD_TYPE, 0x8c)
+
+#define VFIO_DEVICE_BIND_IOMMUFD UAPI_IO(VFIO_TYPE, VFIO_BASE + 18)
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT UAPI_IO(VFIO_TYPE, VFIO_BASE + 19)
+#define VFIO_DEVICE_DETACH_IOMMUFD_PT UAPI_IO(VFIO_TYPE, VFIO_BASE + 20)
+
+_Static_assert(IOMMU_DESTROY == 0x3b80, "ioctl number");
+_Static_assert(IOMMU_HWPT_GET_DIRTY_BITMAP == 0x3b8c, "ioctl number");
+_Static_assert(VFIO_DEVICE_BIND_IOMMUFD == 0x3b76, "ioctl number");
+_Static_assert(VFIO_DEVICE_DETACH_IOMMUFD_PT == 0x3b78, "ioctl number");
+
+#define UAPI_ALIGNED_U64 uint64_t __attribute__((aligned(8)))
+
+struct uapi_destroy {
+	uint32_t size;
+	uint32_t id;
+};
+
+struct uapi_ioas_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t out_ioas_id;
+};
+
+struct uapi_iova_range {
+	UAPI_ALIGNED_U64 start;
+	UAPI_ALIGNED_U64 last;
+};
+
+struct uapi_ioas_iova_ranges {
+	uint32_t size;
+	uint32_t ioas_id;
+	uint32_t num_iovas;
+	uint32_t __reserved;
+	UAPI_ALIGNED_U64 allowed_iovas; /* user pointer to uapi_iova_range[] */
+	UAPI_ALIGNED_U64 out_iova_alignment;
+};
+
+#define UAPI_IOAS_MAP_FIXED_IOVA (1u << 0)
+#define UAPI_IOAS_MAP_WRITEABLE (1u << 1)
+#define UAPI_IOAS_MAP_READABLE (1u << 2)
+
+struct uapi_ioas_map {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t ioas_id;
+	uint32_t __reserved;
+	UAPI_ALIGNED_U64 user_va;
+	UAPI_ALIGNED_U64 length;
+	UAPI_ALIGNED_U64 iova;
+};
+
+struct uapi_ioas_copy {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t dst_ioas_id;
+	uint32_t src_ioas_id;
+	UAPI_ALIGNED_U64 length;
+	UAPI_ALIGNED_U64 dst_iova;
+	UAPI_ALIGNED_U64 src_iova;
+};
+
+struct uapi_ioas_unmap {
+	uint32_t size;
+	uint32_t ioas_id;
+	UAPI_ALIGNED_U64 iova;
+	UAPI_ALIGNED_U64 length; /* in: range; out: bytes unmapped */
+};
+
+#define UAPI_HWPT_ALLOC_NEST_PARENT (1u << 0)
+#define UAPI_HWPT_ALLOC_DIRTY_TRACKING (1u << 1)
+#define UAPI_HWPT_FAULT_ID_VALID (1u << 2)
+
+struct uapi_hwpt_alloc {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t dev_id;
+	uint32_t pt_id;
+	uint32_t out_hwpt_id;
+	uint32_t __reserved;
+	uint32_t data_type;
+	uint32_t data_len;
+	UAPI_ALIGNED_U64 data_uptr;
+	uint32_t fault_id;
+	uint32_t __reserved2;
+};
+#define UAPI_HWPT_ALLOC_MIN_SIZE 24 /* the 6.6 layout, up to __reserved */
+
+#define UAPI_HW_CAP_DIRTY_TRACKING (1ull << 0)
+
+struct uapi_hw_info {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t dev_id;
+	uint32_t data_len;
+	UAPI_ALIGNED_U64 data_uptr;
+	uint32_t out_data_type;
+	uint8_t out_max_pasid_log2;
+	uint8_t __reserved[3];
+	UAPI_ALIGNED_U64 out_capabilities;
+};
+#define UAPI_HW_INFO_MIN_SIZE 32 /* the 6.6 layout, before capabilities */
+
+#define UAPI_HWPT_DIRTY_TRACKING_ENABLE (1u << 0)
+
+struct uapi_hwpt_set_dirty_tracking {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t hwpt_id;
+	uint32_t __reserved;
+};
+
+#define UAPI_HWPT_GET_DIRTY_BITMAP_NO_CLEAR (1u << 0)
+
+struct uapi_hwpt_get_dirty_bitmap {
+	uint32_t size;
+	uint32_t hwpt_id;
+	uint32_t flags;
+	uint32_t __reserved;
+	UAPI_ALIGNED_U64 iova;
+	UAPI_ALIGNED_U64 length;
+	UAPI_ALIGNED_U64 page_size;
+	UAPI_ALIGNED_U64 data; /* user pointer to the bitmap */
+};
+
+struct uapi_vfio_bind_iommufd {
+	uint32_t argsz;
+	uint32_t flags;
+	int32_t iommufd;
+	uint32_t out_devid;
+};
+
+struct uapi_vfio_attach_pt {
+	uint32_t argsz;
+	uint32_t flags;
+	uint32_t pt_id; /* in: IOAS or HWPT; out: the HWPT attached */
+};
+
+struct uapi_vfio_detach_pt {
+	uint32_t argsz;
+	uint32_t flags;
+};
+
+#define UAPI_PIN(type, field, off) \
+	_Static_assert(offsetof(struct type, field) == (off), #type "." #field)
+#define UAPI_SIZE(type, sz) _Static_assert(sizeof(struct type) == (sz), #type)
+
+UAPI_SIZE(uapi_destroy, 8);
+UAPI_PIN(uapi_destroy, id, 4);
+UAPI_SIZE(uapi_ioas_alloc, 12);
+UAPI_PIN(uapi_ioas_alloc, out_ioas_id, 8);
+UAPI_SIZE(uapi_iova_range, 16);
+UAPI_PIN(uapi_iova_range, last, 8);
+UAPI_SIZE(uapi_ioas_iova_ranges, 32);
+UAPI_PIN(uapi_ioas_iova_ranges, num_iovas, 8);
+UAPI_PIN(uapi_ioas_iova_ranges, allowed_iovas, 16);
+UAPI_PIN(uapi_ioas_iova_ranges, out_iova_alignment, 24);
+UAPI_SIZE(uapi_ioas_map, 40);
+UAPI_PIN(uapi_ioas_map, ioas_id, 8);
+UAPI_PIN(uapi_ioas_map, user_va, 16);
+UAPI_PIN(uapi_ioas_map, length, 24);
+UAPI_PIN(uapi_ioas_map, iova, 32);
+UAPI_SIZE(uapi_ioas_copy, 40);
+UAPI_PIN(uapi_ioas_copy, dst_ioas_id, 8);
+UAPI_PIN(uapi_ioas_copy, src_ioas_id, 12);
+UAPI_PIN(uapi_ioas_copy, length, 16);
+UAPI_PIN(uapi_ioas_copy, dst_iova, 24);
+UAPI_PIN(uapi_ioas_copy, src_iova, 32);
+UAPI_SIZE(uapi_ioas_unmap, 24);
+UAPI_PIN(uapi_ioas_unmap, iova, 8);
+UAPI_PIN(uapi_ioas_unmap, length, 16);
+UAPI_SIZE(uapi_hwpt_alloc, 48);
+UAPI_PIN(uapi_hwpt_alloc, dev_id, 8);
+UAPI_PIN(uapi_hwpt_alloc, pt_id, 12);
+UAPI_PIN(uapi_hwpt_alloc, out_hwpt_id, 16);
+UAPI_PIN(uapi_hwpt_alloc, data_type, 24);
+UAPI_PIN(uapi_hwpt_alloc, data_len, 28);
+UAPI_PIN(uapi_hwpt_alloc, data_uptr, 32);
+UAPI_PIN(uapi_hwpt_alloc, fault_id, 40);
+UAPI_SIZE(uapi_hw_info, 40);
+UAPI_PIN(uapi_hw_info, dev_id, 8);
+UAPI_PIN(uapi_hw_info, data_len, 12);
+UAPI_PIN(uapi_hw_info, data_uptr, 16);
+UAPI_PIN(uapi_hw_info, out_data_type, 24);
+UAPI_PIN(uapi_hw_info, out_max_pasid_log2, 28);
+UAPI_PIN(uapi_hw_info, out_capabilities, 32);
+UAPI_SIZE(uapi_hwpt_set_dirty_tracking, 16);
+UAPI_PIN(uapi_hwpt_set_dirty_tracking, hwpt_id, 8);
+UAPI_SIZE(uapi_hwpt_get_dirty_bitmap, 48);
+UAPI_PIN(uapi_hwpt_get_dirty_bitmap, hwpt_id, 4);
+UAPI_PIN(uapi_hwpt_get_dirty_bitmap, flags, 8);
+UAPI_PIN(uapi_hwpt_get_dirty_bitmap, iova, 16);
+UAPI_PIN(uapi_hwpt_get_dirty_bitmap, length, 24);
+UAPI_PIN(uapi_hwpt_get_dirty_bitmap, page_size, 32);
+UAPI_PIN(uapi_hwpt_get_dirty_bitmap, data, 40);
+UAPI_SIZE(uapi_vfio_bind_iommufd, 16);
+UAPI_PIN(uapi_vfio_bind_iommufd, iommufd, 8);
+UAPI_PIN(uapi_vfio_bind_iommufd, out_devid, 12);
+UAPI_SIZE(uapi_vfio_attach_pt, 12);
+UAPI_PIN(uapi_vfio_attach_pt, pt_id, 8);
+UAPI_SIZE(uapi_vfio_detach_pt, 8);
+
+#endif /* IOMMUDIRTY_UAPI_H */
