@@ -1,3 +1,247 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+/*
+ * Bitmap helpers: u64 words, bit i is bit i%64 of word i/64 (the kernel's
+ * GET_DIRTY_BITMAP layout on a 64-bit little-endian host).
+ *
+ * Everything works a word at a time: a 1 TiB guest at 4 KiB pages is a
+ * 32 MiB bitmap, and a VMM walks it every pre-copy round, so a per-bit loop
+ * (2^28 iterations) is not an option.
+ */
 #include "internal.h"
+
+#define WORD_BITS 64u
+
+/* Bits [0, n) set; n in 1..64. */
+static inline uint64_t low_mask(unsigned int n)
+{
+	return ~0ull >> (WORD_BITS - n);
+}
+
+size_t iommudirty_bitmap_size(uint64_t length, uint64_t page_size)
+{
+	uint64_t pages, words;
+
+	if (!length || !is_pow2(page_size)) {
+		errno = EINVAL;
+		return 0;
+	}
+	/* A partial last page still needs its bit. Written so that nothing
+	 * overflows even for length near 2^64 at page_size 1. */
+	pages = (length >> __builtin_ctzll(page_size)) +
+		!!(length & (page_size - 1));
+	words = pages / WORD_BITS + !!(pages % WORD_BITS);
+	if (words > SIZE_MAX / sizeof(uint64_t)) {
+		/* Only reachable where size_t is 32 bits. */
+		errno = EOVERFLOW;
+		return 0;
+	}
+	return (size_t)words * sizeof(uint64_t);
+}
+
+int iommudirty_bitmap_for_each_run(const uint64_t *bitmap, uint64_t nbits,
+				   iommudirty_run_fn fn, void *user)
+{
+	uint64_t nfull, nwords, w, start = 0;
+	bool in_run = false;
+	int ret;
+
+	if ((!bitmap && nbits) || !fn)
+		return ret_err(-EINVAL);
+
+	nfull = nbits / WORD_BITS;
+	nwords = nfull + !!(nbits % WORD_BITS);
+
+	for (w = 0; w < nwords; w++) {
+		uint64_t word, base;
+		unsigned int pos;
+
+		/* The common cases cost one compare per word: nothing dirty
+		 * outside a run, everything dirty inside one. */
+		if (!in_run) {
+			while (w < nfull && !bitmap[w])
+				w++;
+		} else {
+			while (w < nfull && bitmap[w] == ~0ull)
+				w++;
+		}
+		if (w == nwords)
+			break;
+
+		word = bitmap[w];
+		if (w == nfull) /* partial last word: ignore bits past nbits */
+			word &= low_mask(nbits % WORD_BITS);
+		base = w * WORD_BITS;
+		pos = 0;
+
+		/* Alternate between the next set bit and the next clear bit
+		 * at or above pos; pos stays < 64 on every shift. */
+		for (;;) {
+			uint64_t rest;
+
+			if (!in_run) {
+				rest = word & (~0ull << pos);
+				if (!rest)
+					break;
+				pos = __builtin_ctzll(rest);
+				start = base + pos;
+				in_run = true;
+			}
+			rest = ~word & (~0ull << pos);
+			if (!rest)
+				break; /* the run goes on into the next word */
+			pos = __builtin_ctzll(rest);
+			in_run = false;
+			ret = fn(start, base + pos - start, user);
+			if (ret)
+				return ret;
+		}
+	}
+	if (in_run)
+		return fn(start, nbits - start, user);
+	return 0;
+}
+
+int iommudirty_bitmap_or(uint64_t *dst, const uint64_t *src, uint64_t nbits)
+{
+	uint64_t nfull, i;
+
+	if ((!dst || !src) && nbits)
+		return ret_err(-EINVAL);
+
+	/* A plain loop the compiler vectorises. */
+	nfull = nbits / WORD_BITS;
+	for (i = 0; i < nfull; i++)
+		dst[i] |= src[i];
+	if (nbits % WORD_BITS)
+		dst[nfull] |= src[nfull] & low_mask(nbits % WORD_BITS);
+	return 0;
+}
+
+int64_t iommudirty_bitmap_count(const uint64_t *bitmap, uint64_t nbits)
+{
+	uint64_t nfull, i, count = 0;
+
+	if (!bitmap && nbits)
+		return ret_err(-EINVAL);
+
+	nfull = nbits / WORD_BITS;
+	for (i = 0; i < nfull; i++)
+		count += (uint64_t)__builtin_popcountll(bitmap[i]);
+	if (nbits % WORD_BITS)
+		count += (uint64_t)__builtin_popcountll(bitmap[nfull] &
+						       low_mask(nbits % WORD_BITS));
+	/* nbits < 2^64, so count fits unless all 2^63+ bits are set, which
+	 * no addressable bitmap can hold. */
+	return (int64_t)count;
+}
+
+void bitmap_or_shifted(uint64_t *dst, uint64_t dst_bit, const uint64_t *src,
+		       uint64_t nbits)
+{
+	unsigned int off = dst_bit % WORD_BITS;
+	unsigned int tail = nbits % WORD_BITS;
+	uint64_t nfull = nbits / WORD_BITS;
+	uint64_t carry = 0, s, i;
+	uint64_t *d;
+
+	if (!nbits)
+		return;
+	d = dst + dst_bit / WORD_BITS;
+
+	if (!off) {
+		iommudirty_bitmap_or(d, src, nbits);
+		return;
+	}
+
+	/* Source word i lands in the top of d[i] and the bottom of d[i+1];
+	 * carry holds the part for d[i+1]. */
+	for (i = 0; i < nfull; i++) {
+		s = src[i];
+		d[i] |= (s << off) | carry;
+		carry = s >> (WORD_BITS - off);
+	}
+	if (!tail) {
+		/* The range ends inside d[nfull] (off > 0). */
+		d[nfull] |= carry;
+		return;
+	}
+	s = src[nfull] & low_mask(tail);
+	d[nfull] |= (s << off) | carry;
+	/* Touch d[nfull+1] only if the range reaches into it: it may be past
+	 * the end of the caller's buffer otherwise. */
+	if (off + tail > WORD_BITS)
+		d[nfull + 1] |= s >> (WORD_BITS - off);
+}
+
+/* Apply op to bits [start, start+n): set (true) or clear (false). */
+static void bitmap_fill_range(uint64_t *map, uint64_t start, uint64_t n,
+			      bool set)
+{
+	unsigned int off = start % WORD_BITS;
+	uint64_t *p = map + start / WORD_BITS;
+	uint64_t mask, words;
+
+	if (!n)
+		return;
+	if (n <= WORD_BITS - off) {
+		mask = low_mask((unsigned int)n) << off;
+		*p = set ? *p | mask : *p & ~mask;
+		return;
+	}
+	if (off) {
+		mask = ~0ull << off;
+		*p = set ? *p | mask : *p & ~mask;
+		p++;
+		n -= WORD_BITS - off;
+	}
+	words = n / WORD_BITS;
+	memset(p, set ? 0xff : 0, words * sizeof(uint64_t));
+	p += words;
+	n %= WORD_BITS;
+	if (n) {
+		mask = low_mask((unsigned int)n);
+		*p = set ? *p | mask : *p & ~mask;
+	}
+}
+
+void bitmap_set_range(uint64_t *map, uint64_t start, uint64_t n)
+{
+	bitmap_fill_range(map, start, n, true);
+}
+
+void bitmap_clear_range(uint64_t *map, uint64_t start, uint64_t n)
+{
+	bitmap_fill_range(map, start, n, false);
+}
+
+void bitmap_shift_up(uint64_t *map, uint64_t start, uint64_t n, unsigned by)
+{
+	uint64_t lo, hi, w, wlo, whi;
+
+	if (!by)
+		return;
+	if (n) {
+		/* Destination bits [lo, hi) come from source bits [lo-by,
+		 * hi-by). Going from the top word down, word w's new value
+		 * needs the old words w and w-1, neither written yet. */
+		lo = start + by;
+		hi = start + n + by;
+		wlo = lo / WORD_BITS;
+		whi = (hi - 1) / WORD_BITS;
+		for (w = whi + 1; w-- > wlo;) {
+			uint64_t v, mask = ~0ull;
+
+			v = map[w] << by;
+			/* Word w-1 holds wanted source bits only if start is
+			 * below this word; it may not exist otherwise. */
+			if (start < w * WORD_BITS)
+				v |= map[w - 1] >> (WORD_BITS - by);
+			if (w == whi && hi % WORD_BITS)
+				mask &= low_mask(hi % WORD_BITS);
+			if (w == wlo)
+				mask &= ~0ull << (lo % WORD_BITS);
+			map[w] = (map[w] & ~mask) | (v & mask);
+		}
+	}
+	bitmap_clear_range(map, start, by);
+}
