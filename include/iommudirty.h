@@ -146,8 +146,9 @@ IOMMUDIRTY_API int iommudirty_ctx_fd(const struct iommudirty_ctx *ctx);
  * closed.
  * Return: 0 and *out, or -EINVAL (NULL, fd < 0), -ENOMEM, or the kernel's
  * error (VFIO_DEVICE_BIND_IOMMUFD: -EBUSY already bound or opened via a
- * group, -ENOTTY not a cdev; IOMMU_GET_HW_INFO). On failure nothing is left
- * bound by this call.
+ * group, -ENOTTY not a cdev) or IOMMU_GET_HW_INFO's error. If the bind
+ * fails nothing is bound; if only GET_HW_INFO fails the device stays bound
+ * (VFIO unbinds only when the fd is closed): close the fd.
  * Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_device_bind(struct iommudirty_ctx *ctx,

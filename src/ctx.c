@@ -1,3 +1,138 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+/* The context: one iommufd, the kernel seam it talks through, logging. */
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "internal.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+IOMMUDIRTY_API const char *iommudirty_version(void)
+{
+	return STR(IOMMUDIRTY_VERSION_MAJOR) "." STR(IOMMUDIRTY_VERSION_MINOR)
+		"." STR(IOMMUDIRTY_VERSION_PATCH);
+}
+
+bool opts_valid(const void *opts, size_t user_sz, size_t min_sz, size_t known_sz)
+{
+	const unsigned char *p = opts;
+
+	if (user_sz < min_sz)
+		return false;
+	/* A newer caller may pass a larger struct: fine if the extra is 0. */
+	for (size_t i = known_sz; i < user_sz; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+void ctx_log(const struct iommudirty_ctx *ctx, enum iommudirty_log_level level,
+	     const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!ctx || !ctx->log_fn || (int)level > ctx->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctx->log_fn(level, msg, ctx->log_user);
+}
+
+IOMMUDIRTY_API int iommudirty_set_log_fn(struct iommudirty_ctx *ctx,
+					 iommudirty_log_fn fn, void *user,
+					 int max_level)
+{
+	if (!ctx || max_level < 0 || max_level > 7)
+		return ret_err(-EINVAL);
+	ctx->log_fn = fn;
+	ctx->log_user = user;
+	ctx->log_level = max_level;
+	return 0;
+}
+
+static int env_log_level(int def)
+{
+	const char *s = getenv("IOMMUDIRTY_LOG");
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return def;
+	v = strtol(s, &end, 10);
+	return (*end || v < 0 || v > 7) ? def : (int)v;
+}
+
+IOMMUDIRTY_API struct iommudirty_ctx *
+iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts)
+{
+	unsigned int flags = OPTS_GET(opts, iommudirty_ctx_opts, flags, 0);
+	int log_level = OPTS_GET(opts, iommudirty_ctx_opts, log_level, 0);
+	const char *path = OPTS_GET(opts, iommudirty_ctx_opts, path, NULL);
+	struct iommudirty_sim *sim = OPTS_GET(opts, iommudirty_ctx_opts, sim, NULL);
+	struct iommudirty_ctx *ctx;
+
+	if (!OPTS_VALID(opts, iommudirty_ctx_opts) ||
+	    (flags & ~IOMMUDIRTY_CTX_ADOPT_FD) || log_level < 0 || log_level > 7 ||
+	    ((flags & IOMMUDIRTY_CTX_ADOPT_FD) && opts->iommufd < 0)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return NULL;
+	atomic_init(&ctx->refs, 1);
+	ctx->sys = sim ? &iommudirty_sys_sim : &iommudirty_sys_real;
+	ctx->sys_priv = sim;
+	ctx->log_fn = OPTS_GET(opts, iommudirty_ctx_opts, log_fn, NULL);
+	ctx->log_user = OPTS_GET(opts, iommudirty_ctx_opts, log_user, NULL);
+	ctx->log_level = env_log_level(log_level ? log_level : IOMMUDIRTY_LOG_WARN);
+
+	if (flags & IOMMUDIRTY_CTX_ADOPT_FD) {
+		ctx->fd = opts->iommufd;
+		ctx->own_fd = false;
+	} else {
+		int fd = ctx->sys->open(ctx->sys_priv, path ? path : "/dev/iommu",
+					O_RDWR);
+		if (fd < 0) {
+			free(ctx);
+			errno = -fd;
+			return NULL;
+		}
+		ctx->fd = fd;
+		ctx->own_fd = true;
+	}
+	log_dbg(ctx, "context on iommufd %d (%s, %s)", ctx->fd,
+		sim ? "simulated kernel" : "kernel",
+		ctx->own_fd ? "owned" : "adopted");
+	return ctx;
+}
+
+void ctx_get(struct iommudirty_ctx *ctx)
+{
+	atomic_fetch_add(&ctx->refs, 1);
+}
+
+void ctx_put(struct iommudirty_ctx *ctx)
+{
+	if (atomic_fetch_sub(&ctx->refs, 1) != 1)
+		return;
+	if (ctx->own_fd)
+		ctx->sys->close(ctx->sys_priv, ctx->fd);
+	free(ctx);
+}
+
+IOMMUDIRTY_API void iommudirty_ctx_free(struct iommudirty_ctx *ctx)
+{
+	if (ctx)
+		ctx_put(ctx);
+}
+
+IOMMUDIRTY_API int iommudirty_ctx_fd(const struct iommudirty_ctx *ctx)
+{
+	return ctx ? ctx->fd : ret_err(-EINVAL);
+}
