@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The simulated kernel's internals, shared by the sim sources only.
+ *
+ * One mutex (sim->lock) guards everything; every function below expects it
+ * held. Pointers between objects are plain: an object is freed only after
+ * everything that points at it has let go (the destroy rules guarantee it).
+ */
+#ifndef IOMMUDIRTY_SIM_INTERNAL_H
+#define IOMMUDIRTY_SIM_INTERNAL_H
+
+#include <pthread.h>
+
+#include "internal.h"
+#include "uapi.h"
+
+/* ---- IOMMUs and devices (the "hardware") ---- */
+
+struct sim_iommu {
+	unsigned int flags;      /* IOMMUDIRTY_SIM_IOMMU_* */
+	uint32_t hw_info_type;
+	uint64_t pgsize_bitmap;  /* never 0 here */
+	uint8_t *hw_info_data;
+	uint32_t hw_info_len;
+	uint64_t aperture_start;
+	uint64_t aperture_last;  /* inclusive */
+};
+
+struct sim_ictx;
+struct sim_idev;
+struct sim_hwpt;
+
+struct sim_dev {
+	int iommu;               /* index into sim->iommus */
+	int fd;                  /* open cdev fd, or -1 */
+	struct sim_idev *idev;   /* device object while bound, else NULL */
+	struct sim_hwpt *hwpt;   /* current attachment, or NULL */
+};
+
+/* ---- iommufd objects ---- */
+
+enum sim_obj_type {
+	SIM_OBJ_IOAS,
+	SIM_OBJ_HWPT,
+	SIM_OBJ_DEVICE,
+};
+
+struct sim_obj {
+	enum sim_obj_type type;
+	uint32_t id;
+	struct sim_ictx *ictx;
+};
+
+/* Dirty state of one area as seen by one HWPT: one bit per IOPTE, at the
+ * IOPTE's first smallest-page index. Kept as a sorted array of lazily
+ * allocated chunks so a huge, clean area costs nothing. */
+#define SIM_CHUNK_SHIFT 18
+#define SIM_CHUNK_BITS (1ull << SIM_CHUNK_SHIFT)
+#define SIM_CHUNK_WORDS (SIM_CHUNK_BITS / 64)
+
+struct sim_chunk {
+	uint64_t idx;            /* covers bits [idx << SHIFT, +CHUNK_BITS) */
+	uint64_t *words;
+};
+
+struct sim_dmap {
+	struct sim_hwpt *hwpt;
+	struct sim_chunk *chunks;
+	size_t nr, cap;
+};
+
+struct sim_area {
+	uint64_t iova;
+	uint64_t last;           /* inclusive: an area may end at 2^64-1 */
+	uint64_t user_va;
+	uint32_t prot;           /* UAPI_IOAS_MAP_WRITEABLE | _READABLE */
+	struct sim_dmap *dmaps;
+	size_t nr_dmaps;
+};
+
+struct sim_ioas {
+	struct sim_obj obj;
+	struct sim_area **areas; /* sorted by iova, never overlapping */
+	size_t nr_areas, cap_areas;
+};
+
+struct sim_hwpt {
+	struct sim_obj obj;
+	struct sim_ioas *ioas;
+	int iommu;
+	bool dirty_capable;      /* allocated with DIRTY_TRACKING */
+	bool tracking;
+	bool auto_domain;        /* made by ATTACH to an IOAS */
+	unsigned int users;      /* devices attached */
+};
+
+struct sim_idev {
+	struct sim_obj obj;
+	struct sim_dev *dev;
+};
+
+struct sim_ictx {
+	int fd;
+	struct sim_obj **objs;   /* objs[id - 1]; NULL slots are free ids */
+	size_t nr_slots;
+};
+
+/* ---- the sim ---- */
+
+enum sim_fd_kind {
+	SIM_FD_IOMMUFD,
+	SIM_FD_DEVICE,
+};
+
+struct sim_fd {
+	int fd;
+	enum sim_fd_kind kind;
+	void *p;                 /* struct sim_ictx * or struct sim_dev * */
+};
+
+struct iommudirty_sim {
+	pthread_mutex_t lock;
+	struct sim_iommu **iommus;
+	int nr_iommus;
+	size_t cap_iommus;
+	struct sim_dev **devs;
+	int nr_devs;
+	size_t cap_devs;
+	struct sim_fd *fds;
+	size_t nr_fds, cap_fds;
+	unsigned long fail_nth;  /* 0: no failure pending */
+	int fail_err;
+	struct iommudirty_sim_stats stats;
+};
+
+/* sim.c */
+int sim_grow(void *arrp, size_t *cap, size_t need, size_t elem);
+struct sim_fd *sim_fd_find(struct iommudirty_sim *sim, int fd);
+
+/* obj.c: object ids, iommufd object ioctls, VFIO cdev ioctls */
+void *sim_obj_get(struct sim_ictx *ictx, uint32_t id, enum sim_obj_type type);
+int sim_obj_add(struct iommudirty_sim *sim, struct sim_ictx *ictx,
+		struct sim_obj *obj, enum sim_obj_type type);
+void sim_obj_remove(struct iommudirty_sim *sim, struct sim_obj *obj);
+void sim_ictx_destroy(struct iommudirty_sim *sim, struct sim_ictx *ictx);
+void sim_dev_unbind(struct iommudirty_sim *sim, struct sim_dev *dev);
+uint64_t sim_iommu_min_page(const struct sim_iommu *iommu);
+int sim_ioctl_destroy(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_ioctl_hwpt_alloc(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_ioctl_get_hw_info(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_vfio_ioctl(struct iommudirty_sim *sim, struct sim_dev *dev,
+		   unsigned long req, void *arg);
+
+/* ioas.c: IOAS, areas, IOVA allocation, DMA translation */
+bool sim_ioas_has_hwpts(struct sim_ictx *ictx, const struct sim_ioas *ioas);
+uint64_t sim_ioas_alignment(struct iommudirty_sim *sim, const struct sim_ioas *ioas);
+int sim_ioas_check_domain(struct iommudirty_sim *sim, const struct sim_ioas *ioas,
+			  const struct sim_iommu *iommu);
+void sim_ioas_free(struct sim_ioas *ioas);
+size_t sim_ioas_find(const struct sim_ioas *ioas, uint64_t iova);
+int sim_ioctl_ioas_alloc(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_ioctl_iova_ranges(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_ioctl_ioas_map(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_ioctl_ioas_unmap(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_dma_write(struct iommudirty_sim *sim, struct sim_dev *dev,
+		  uint64_t iova, uint64_t length, const void *data);
+
+/* dirty.c: IOPTE layout, dirty bits, the two dirty ioctls */
+void sim_area_free(struct sim_area *area);
+void sim_dirty_drop_hwpt(struct sim_ioas *ioas, const struct sim_hwpt *hwpt);
+int sim_dirty_prepare(struct iommudirty_sim *sim, struct sim_area *area,
+		      struct sim_hwpt *hwpt, uint64_t first, uint64_t last);
+void sim_dirty_mark(struct iommudirty_sim *sim, struct sim_area *area,
+		    struct sim_hwpt *hwpt, uint64_t first, uint64_t last);
+int sim_ioctl_set_dirty(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_ioctl_get_dirty(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+
+#endif
