@@ -42,7 +42,7 @@ int iommudirty_bitmap_for_each_run(const uint64_t *bitmap, uint64_t nbits,
 				   iommudirty_run_fn fn, void *user)
 {
 	uint64_t nfull, nwords, w, start = 0;
-	bool in_run = false;
+	uint64_t fill = 0; /* what a word holds if nothing changes in it */
 	int ret;
 
 	if ((!bitmap && nbits) || !fn)
@@ -52,51 +52,39 @@ int iommudirty_bitmap_for_each_run(const uint64_t *bitmap, uint64_t nbits,
 	nwords = nfull + !!(nbits % WORD_BITS);
 
 	for (w = 0; w < nwords; w++) {
-		uint64_t word, base;
-		unsigned int pos;
+		uint64_t word, edges, base;
 
-		/* The common cases cost one compare per word: nothing dirty
-		 * outside a run, everything dirty inside one. */
-		if (!in_run) {
-			while (w < nfull && !bitmap[w])
-				w++;
-		} else {
-			while (w < nfull && bitmap[w] == ~0ull)
-				w++;
-		}
+		/* One compare per word in the common cases: nothing dirty
+		 * outside a run (fill 0), everything dirty inside one (~0). */
+		while (w < nfull && bitmap[w] == fill)
+			w++;
 		if (w == nwords)
 			break;
 
 		word = bitmap[w];
 		if (w == nfull) /* partial last word: ignore bits past nbits */
 			word &= low_mask(nbits % WORD_BITS);
+		/* Bit p of edges is set where bit p differs from bit p-1 (bit
+		 * -1 being the previous word's top bit): the run edges. They
+		 * alternate start, end, start, ... so no per-bit state. */
+		edges = word ^ ((word << 1) | (fill & 1));
 		base = w * WORD_BITS;
-		pos = 0;
+		while (edges) {
+			uint64_t pos = (uint64_t)__builtin_ctzll(edges);
 
-		/* Alternate between the next set bit and the next clear bit
-		 * at or above pos; pos stays < 64 on every shift. */
-		for (;;) {
-			uint64_t rest;
-
-			if (!in_run) {
-				rest = word & (~0ull << pos);
-				if (!rest)
-					break;
-				pos = __builtin_ctzll(rest);
+			edges &= edges - 1;
+			if (!fill) {
 				start = base + pos;
-				in_run = true;
+				fill = ~0ull;
+				continue;
 			}
-			rest = ~word & (~0ull << pos);
-			if (!rest)
-				break; /* the run goes on into the next word */
-			pos = __builtin_ctzll(rest);
-			in_run = false;
+			fill = 0;
 			ret = fn(start, base + pos - start, user);
 			if (ret)
 				return ret;
 		}
 	}
-	if (in_run)
+	if (fill)
 		return fn(start, nbits - start, user);
 	return 0;
 }
