@@ -1,0 +1,827 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The tracker on the simulated kernel: every API call and every guard. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "uapi.h"
+
+#define PG (4 * KiB)
+
+static uint64_t *bm_alloc(uint64_t len, uint64_t ps)
+{
+	size_t n = iommudirty_bitmap_size(len, ps);
+	uint64_t *m = malloc(n);
+
+	assert_non_null(m);
+	memset(m, 0xa5, n); /* the library must not trust what is there */
+	return m;
+}
+
+static uint64_t dirty_reads(struct fx *f)
+{
+	struct iommudirty_sim_stats st = { .sz = sizeof(st) };
+
+	assert_int_equal(iommudirty_sim_get_stats(f->sim, &st), 0);
+	return st.dirty_reads;
+}
+
+/* One IOMMU (4 KiB pages), one device attached, a tracker. */
+static int setup_one(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_int_equal(fx_init(f), 0);
+	assert_int_equal(fx_add_iommu(f, 0, 0), 0);
+	assert_int_equal(fx_add_device(f, 0), 0);
+	assert_int_equal(fx_tracker(f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f->t, f->dev[0]), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx_fini(*state);
+	free(*state);
+	return 0;
+}
+
+static void expect_bits(const uint64_t *m, uint64_t nbits, const uint64_t *pages,
+			size_t npages)
+{
+	for (uint64_t i = 0; i < nbits; i++) {
+		bool want = false;
+
+		for (size_t j = 0; j < npages; j++)
+			want |= pages[j] == i;
+		if (fx_test_bit(m, i) != want)
+			fail_msg("bit %llu is %d, want %d", (unsigned long long)i,
+				 fx_test_bit(m, i), want);
+	}
+}
+
+static void test_read_and_clear(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, MiB, PG);
+	uint64_t *m = bm_alloc(MiB, PG);
+	const uint64_t pages[] = { 3, 5, 6, 7, 255 };
+
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, MiB, MiB,
+						IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_started(f->t), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	assert_int_equal(iommudirty_tracker_started(f->t), 1);
+	assert_int_equal(fx_write(f, 0, MiB + 3 * PG, 100), 0);
+	assert_int_equal(fx_write(f, 0, MiB + 5 * PG, 3 * PG), 0);
+	assert_int_equal(fx_write(f, 0, MiB + 255 * PG + 8, 8), 0);
+
+	/* Without clearing, twice the same. */
+	assert_int_equal(iommudirty_tracker_read(f->t, MiB, MiB, PG, m,
+						 iommudirty_bitmap_size(MiB, PG),
+						 IOMMUDIRTY_READ_NO_CLEAR), 0);
+	expect_bits(m, 256, pages, 5);
+	assert_int_equal(iommudirty_tracker_read(f->t, MiB, MiB, PG, m,
+						 iommudirty_bitmap_size(MiB, PG), 0), 0);
+	expect_bits(m, 256, pages, 5);
+	/* Cleared now. */
+	assert_int_equal(iommudirty_tracker_read(f->t, MiB, MiB, PG, m,
+						 iommudirty_bitmap_size(MiB, PG), 0), 0);
+	expect_bits(m, 256, NULL, 0);
+	/* Device memory really written through the mapping. */
+	assert_int_equal(iommudirty_sim_dma_write(f->sim, f->sdev[0], MiB + 9 * PG,
+						  4, "abcd"), 0);
+	assert_memory_equal(mem + 9 * PG, "abcd", 4);
+	free(m);
+}
+
+/* Caller page sizes below and above the IO page. */
+static void test_page_sizes(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, MiB, PG);
+	uint64_t m[64];
+
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	assert_int_equal(fx_write(f, 0, 17 * PG, 1), 0);
+	/* 1 KiB pages: the 4 KiB IO page reports its four quarters. */
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, 128 * KiB, KiB, m, sizeof(m),
+						 IOMMUDIRTY_READ_NO_CLEAR), 0);
+	{
+		const uint64_t want[] = { 68, 69, 70, 71 };
+		expect_bits(m, 128, want, 4);
+	}
+	/* The range itself must still respect the IOAS alignment. */
+	assert_int_equal(iommudirty_tracker_read(f->t, KiB, 64 * KiB, KiB, m, sizeof(m),
+						 IOMMUDIRTY_READ_NO_CLEAR), -EINVAL);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(iommudirty_tracker_read(f->t, 16 * PG, 16 * PG, PG / 2, m,
+						 sizeof(m), IOMMUDIRTY_READ_NO_CLEAR), 0);
+	{
+		const uint64_t want[] = { 2, 3 };
+		expect_bits(m, 32, want, 2);
+	}
+	/* 64 KiB pages: page 17 is in 64 KiB page 1. */
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, MiB, 64 * KiB, m, sizeof(m), 0), 0);
+	{
+		const uint64_t want[] = { 1 };
+		expect_bits(m, 16, want, 1);
+	}
+}
+
+/* No kernel read spans a hole; adjacent mappings are read at once. */
+static void test_holes_and_runs(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, 4 * MiB, PG);
+	uint64_t *m = bm_alloc(4 * MiB, PG);
+	uint64_t before;
+	/* run A [0,192K) = three 64K maps; hole; run B [256K,2M) = two maps;
+	 * hole; run C [3M, 3M+16K). */
+	const uint64_t pages[] = { 0, 15, 47, 64, 65, 511, 769 };
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(iommudirty_tracker_map(f->t, mem + i * 64 * KiB, 64 * KiB,
+							i * 64 * KiB, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem + 256 * KiB, 768 * KiB,
+						256 * KiB, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem + MiB, MiB, MiB,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem + 3 * MiB, 4 * PG, 3 * MiB,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
+		assert_int_equal(fx_write(f, 0, pages[i] * PG, PG), 0);
+	/* A hole is not mapped: the device faults, nothing is dirtied. */
+	assert_int_equal(fx_write(f, 0, 200 * KiB, 1), -EFAULT);
+	assert_int_equal(fx_write(f, 0, 188 * KiB, 8 * KiB), -EFAULT);
+
+	before = dirty_reads(f);
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, 4 * MiB, PG, m,
+						 iommudirty_bitmap_size(4 * MiB, PG), 0), 0);
+	assert_int_equal(dirty_reads(f) - before, 3); /* one per run */
+	expect_bits(m, 1024, pages, sizeof(pages) / sizeof(pages[0]));
+	free(m);
+}
+
+/* A run that starts at a bit offset that is not a multiple of 64. */
+static void test_unaligned_bit_offset(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, MiB, PG);
+	uint64_t m[8];
+	const uint64_t pages[] = { 5, 63, 70, 71, 133, 169, 269 };
+
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, 64 * PG, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem + 70 * PG, 200 * PG, 70 * PG,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	for (size_t i = 0; i < 7; i++)
+		assert_int_equal(fx_write(f, 0, pages[i] * PG, PG), 0);
+	memset(m, 0xff, sizeof(m));
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, 300 * PG, PG, m, sizeof(m), 0), 0);
+	expect_bits(m, 320, pages, 7); /* to the end of the last word */
+	assert_int_equal(dirty_reads(f), 2);
+}
+
+/* A mapping boundary that is not a multiple of the caller's page size. */
+static void test_run_unaligned_to_page_size(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, MiB, PG);
+	uint64_t m[2];
+
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, 3 * PG, PG, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem + 64 * KiB, 20 * PG,
+						64 * KiB + 4 * PG, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	assert_int_equal(fx_write(f, 0, 2 * PG, 1), 0);
+	assert_int_equal(fx_write(f, 0, 64 * KiB + 23 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, 256 * KiB, 64 * KiB, m,
+						 sizeof(m), 0), 0);
+	{
+		const uint64_t want[] = { 0, 2 };
+		expect_bits(m, 4, want, 2);
+	}
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, 256 * KiB, 64 * KiB, m,
+						 sizeof(m), 0), 0);
+	expect_bits(m, 4, NULL, 0);
+}
+
+static void test_start_twice_keeps_bits(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, MiB, PG);
+	uint64_t m[4];
+	const uint64_t want[] = { 9 };
+
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	assert_int_equal(fx_write(f, 0, 9 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, MiB, PG, m, sizeof(m), 0), 0);
+	expect_bits(m, 256, want, 1);
+
+	/* Stop: reads are refused; a fresh start begins clean. */
+	assert_int_equal(fx_write(f, 0, 9 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_stop(f->t), 0);
+	assert_int_equal(iommudirty_tracker_stop(f->t), 0);
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, MiB, PG, m, sizeof(m), 0), -EINVAL);
+	assert_int_equal(fx_write(f, 0, 10 * PG, 1), 0); /* not tracked */
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, MiB, PG, m, sizeof(m), 0), 0);
+	expect_bits(m, 256, NULL, 0);
+}
+
+/* Two IOMMU instances: one HWPT each; a read is their union. */
+static void test_two_hwpts_union(void **state)
+{
+	struct fx f;
+	uint8_t *mem;
+	uint64_t m[4];
+	uint32_t ids[4];
+	const uint64_t want[] = { 1, 2, 200 };
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 1);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_add_device(&f, 1), 1);
+	assert_int_equal(fx_add_device(&f, 0), 2);
+	assert_int_equal(fx_tracker(&f), 0);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[i]), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[2]), -EALREADY);
+	assert_int_equal(iommudirty_tracker_hwpt_ids(f.t, ids, 4), 2);
+	assert_int_equal(iommudirty_tracker_hwpt_ids(f.t, NULL, 0), 2);
+	assert_int_equal(fx_write(&f, 0, 1 * PG, 1), 0);
+	assert_int_equal(fx_write(&f, 1, 2 * PG, 1), 0);
+	assert_int_equal(fx_write(&f, 2, 200 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, MiB, PG, m, sizeof(m), 0), 0);
+	expect_bits(m, 256, want, 3);
+	assert_int_equal(dirty_reads(&f), 2);
+
+	/* Detach while started: that HWPT's bits are still reported. */
+	assert_int_equal(fx_write(&f, 1, 3 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_detach(f.t, f.dev[1]), 0);
+	assert_int_equal(iommudirty_tracker_detach(f.t, f.dev[1]), -ENOENT);
+	assert_int_equal(fx_write(&f, 1, 4 * PG, 1), -ENODEV);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, MiB, PG, m, sizeof(m), 0), 0);
+	{
+		const uint64_t w[] = { 3 };
+		expect_bits(m, 256, w, 1);
+	}
+	/* Its HWPT goes at the next fresh start. */
+	assert_int_equal(iommudirty_tracker_stop(f.t), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(iommudirty_tracker_hwpt_ids(f.t, ids, 4), 1);
+	fx_fini(&f);
+}
+
+static void test_device_that_cannot_track(void **state)
+{
+	struct fx f;
+	struct iommudirty_hw_info hw = { .sz = sizeof(hw) };
+	struct iommudirty_sim_stats st = { .sz = sizeof(st) };
+	uint32_t id = 0;
+	uint64_t objs;
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_device_dirty_capable(f.dev[0]), 0);
+	assert_int_equal(iommudirty_device_hw_info(f.dev[0], &hw), 0);
+	assert_int_equal(hw.type, IOMMUDIRTY_HW_INFO_SELFTEST);
+	assert_int_equal(hw.capabilities & IOMMUDIRTY_HW_CAP_DIRTY_TRACKING, 0);
+	iommudirty_sim_get_stats(f.sim, &st);
+	objs = st.objects;
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), -EOPNOTSUPP);
+	assert_int_equal(errno, EOPNOTSUPP);
+	assert_int_equal(iommudirty_tracker_alloc_hwpt(f.t, f.dev[0], &id), -EOPNOTSUPP);
+	iommudirty_sim_get_stats(f.sim, &st);
+	assert_int_equal(st.objects, objs); /* nothing left behind */
+	/* Not attached anywhere: the device cannot DMA. */
+	assert_int_equal(fx_write(&f, 0, 0, 1), -ENODEV);
+	fx_fini(&f);
+}
+
+static void test_unmap_dirty(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, MiB, PG);
+	uint64_t m[4];
+	const uint64_t want[] = { 0, 31 };
+
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, 128 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem + 128 * KiB, 128 * KiB, 128 * KiB,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	assert_int_equal(fx_write(f, 0, 128 * KiB, 1), 0);
+	assert_int_equal(fx_write(f, 0, 128 * KiB + 31 * PG, 1), 0);
+	assert_int_equal(fx_write(f, 0, 0, 1), 0);
+	assert_int_equal(iommudirty_tracker_unmap_dirty(f->t, 128 * KiB, 128 * KiB, PG, m,
+							sizeof(m), IOMMUDIRTY_UNMAP_ATOMIC),
+			 -EOPNOTSUPP);
+	/* Cutting a mapping: refused, nothing unmapped. */
+	assert_int_equal(iommudirty_tracker_unmap_dirty(f->t, 128 * KiB, 64 * KiB, PG, m,
+							sizeof(m), 0), -ENOENT);
+	assert_int_equal(iommudirty_tracker_unmap_dirty(f->t, 128 * KiB, 128 * KiB, PG, m,
+							sizeof(m), 0), 0);
+	expect_bits(m, 32, want, 2);
+	/* Gone: the device faults, the range reads clean, it can be mapped again. */
+	assert_int_equal(fx_write(f, 0, 128 * KiB, 1), -EFAULT);
+	assert_int_equal(iommudirty_tracker_unmap(f->t, 128 * KiB, 128 * KiB), -ENOENT);
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, 256 * KiB, PG, m, sizeof(m), 0), 0);
+	{
+		const uint64_t w[] = { 0 };
+		expect_bits(m, 64, w, 1);
+	}
+	assert_int_equal(iommudirty_tracker_map(f->t, mem + 128 * KiB, 128 * KiB, 128 * KiB,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_unmap(f->t, 0, 256 * KiB), 0);
+	assert_int_equal(fx_write(f, 0, 0, 1), -EFAULT);
+}
+
+/* Huge IOPTEs: a clearing read of part of one must not lose the rest. */
+static void huge_case(uint64_t max_io_page)
+{
+	struct fx f;
+	uint8_t *mem;
+	uint64_t m[8];
+	const uint64_t base = 4 * MiB;
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .max_io_page = max_io_page);
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, PG | 2 * MiB, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(iommudirty_tracker_new(f.ctx, &o, &f.t), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	mem = fx_mem(&f, 4 * MiB, 2 * MiB);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 4 * MiB, base, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	/* One 4 KiB write into the second 2 MiB IOPTE. */
+	assert_int_equal(fx_write(&f, 0, base + 2 * MiB + 300 * PG, 1), 0);
+
+	/* The first half of that IOPTE: reported (conservatively, all pages). */
+	assert_int_equal(iommudirty_tracker_read(f.t, base + 2 * MiB, 256 * PG, PG, m,
+						 sizeof(m), 0), 0);
+	assert_int_equal(iommudirty_bitmap_count(m, 256), 256);
+	/* The second half, where the write was: still reported. */
+	assert_int_equal(iommudirty_tracker_read(f.t, base + 3 * MiB, 256 * PG, PG, m,
+						 sizeof(m), 0), 0);
+	assert_int_equal(iommudirty_bitmap_count(m, 256), 256);
+	/* Reported once: clean now, also the first half and the other IOPTE. */
+	assert_int_equal(iommudirty_tracker_read(f.t, base + 2 * MiB, 256 * PG, PG, m,
+						 sizeof(m), 0), 0);
+	assert_int_equal(iommudirty_bitmap_count(m, 256), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, base + 3 * MiB, 256 * PG, PG, m,
+						 sizeof(m), 0), 0);
+	assert_int_equal(iommudirty_bitmap_count(m, 256), 0);
+
+	/* Pending bits follow the rules: NO_CLEAR keeps them, unmap drops them. */
+	assert_int_equal(fx_write(&f, 0, base + 2 * MiB, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, base + 3 * MiB, 256 * PG, PG, m,
+						 sizeof(m), 0), 0);
+	assert_int_equal(iommudirty_bitmap_count(m, 256), 256);
+	assert_int_equal(iommudirty_tracker_read(f.t, base + 2 * MiB, 2 * MiB, 2 * MiB, m,
+						 sizeof(m), IOMMUDIRTY_READ_NO_CLEAR), 0);
+	assert_int_equal(m[0] & 1, 1);
+	assert_int_equal(iommudirty_tracker_read(f.t, base + 2 * MiB, 2 * MiB, 2 * MiB, m,
+						 sizeof(m), 0), 0);
+	assert_int_equal(m[0] & 1, 1);
+	assert_int_equal(iommudirty_tracker_read(f.t, base + 2 * MiB, 2 * MiB, 2 * MiB, m,
+						 sizeof(m), 0), 0);
+	assert_int_equal(m[0] & 1, 0);
+	fx_fini(&f);
+}
+
+static void test_huge_iopte_partial_clear(void **state)
+{
+	huge_case(0);        /* default window, 1 GiB */
+	huge_case(2 * MiB);  /* exactly the IOPTE size */
+}
+
+static void test_bad_input(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, MiB, PG);
+	uint64_t m[4];
+	struct iommudirty_tracker *t2;
+
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+#define RD(t, iova, len, ps, bm, sz, fl) iommudirty_tracker_read(t, iova, len, ps, bm, sz, fl)
+	assert_int_equal(RD(NULL, 0, MiB, PG, m, sizeof(m), 0), -EINVAL);
+	assert_int_equal(RD(f->t, 0, MiB, PG, NULL, sizeof(m), 0), -EINVAL);
+	assert_int_equal(RD(f->t, 0, 0, PG, m, sizeof(m), 0), -EINVAL);
+	assert_int_equal(RD(f->t, 0, MiB, 3 * KiB, m, sizeof(m), 0), -EINVAL);
+	assert_int_equal(RD(f->t, 0, MiB, 0, m, sizeof(m), 0), -EINVAL);
+	assert_int_equal(RD(f->t, PG / 2, MiB, PG / 2, m, sizeof(m) * 2, 0), -EINVAL);
+	assert_int_equal(RD(f->t, PG, MiB, 8 * KiB, m, sizeof(m), 0), -EINVAL);
+	assert_int_equal(RD(f->t, UINT64_MAX - PG + 1, 2 * PG, PG, m, sizeof(m), 0), -EOVERFLOW);
+	assert_int_equal(errno, EOVERFLOW);
+	assert_int_equal(RD(f->t, 0, MiB, PG, m, sizeof(m) - 1, 0), -ERANGE);
+	assert_int_equal(errno, ERANGE);
+	assert_int_equal(RD(f->t, 0, MiB, PG, m, sizeof(m), 2), -EINVAL);
+	assert_int_equal(dirty_reads(f), 0); /* none reached the kernel */
+
+	assert_int_equal(iommudirty_tracker_map(NULL, mem, PG, 2 * MiB, IOMMUDIRTY_MAP_WRITE), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map(f->t, NULL, PG, 2 * MiB, IOMMUDIRTY_MAP_WRITE), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, PG, 2 * MiB, 0), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, PG, 2 * MiB, 4), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, 0, 2 * MiB, IOMMUDIRTY_MAP_WRITE), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, PG, 2 * MiB + 1, IOMMUDIRTY_MAP_WRITE), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, 2 * PG, UINT64_MAX - PG + 1,
+						IOMMUDIRTY_MAP_WRITE), -EOVERFLOW);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, PG, MiB - PG, IOMMUDIRTY_MAP_WRITE), -EEXIST);
+	assert_int_equal(iommudirty_tracker_unmap(f->t, 2 * MiB, PG), -ENOENT);
+	assert_int_equal(iommudirty_tracker_unmap(f->t, 0, 0), -EINVAL);
+	assert_int_equal(iommudirty_tracker_unmap(f->t, 0, PG), -ENOENT);
+	assert_int_equal(iommudirty_tracker_unmap_dirty(f->t, 0, MiB, PG, m, sizeof(m), 8), -EINVAL);
+
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_flags, .flags = 2);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_res, .__reserved = 1);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_page, .max_io_page = 3 * MiB);
+	struct {
+		struct iommudirty_tracker_opts o;
+		uint64_t future;
+	} bigger = { .o = { .sz = sizeof(bigger) }, .future = 1 };
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_flags, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_res, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_page, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bigger.o, &t2), -EINVAL);
+	bigger.future = 0; /* a newer caller's zeroed extra fields are fine */
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bigger.o, &t2), 0);
+	iommudirty_tracker_free(t2);
+	assert_int_equal(iommudirty_tracker_new(NULL, NULL, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_start(NULL), -EINVAL);
+	assert_int_equal(iommudirty_tracker_stop(NULL), -EINVAL);
+	assert_int_equal(iommudirty_tracker_attach(f->t, NULL), -EINVAL);
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(f->t, 1, 2), -EINVAL);
+	assert_int_equal(iommudirty_device_bind(f->ctx, -1, &f->dev[3]), -EINVAL);
+	assert_int_equal(iommudirty_device_dirty_capable(NULL), -EINVAL);
+	assert_int_equal(iommudirty_ctx_fd(NULL), -EINVAL);
+	assert_null(iommudirty_ctx_new(&(struct iommudirty_ctx_opts){ .sz = 1 }));
+	assert_int_equal(errno, EINVAL);
+	{
+		IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o, .flags = IOMMUDIRTY_CTX_ADOPT_FD, .iommufd = -1);
+		assert_null(iommudirty_ctx_new(&o));
+		assert_int_equal(errno, EINVAL);
+	}
+	{
+		IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o, .path = "/nonexistent/iommu");
+		assert_null(iommudirty_ctx_new(&o));
+		assert_int_equal(errno, ENOENT);
+	}
+	{
+		/* The sim's own node lookup too. */
+		IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o, .sim = f->sim, .path = "/dev/nothing");
+		assert_null(iommudirty_ctx_new(&o));
+		assert_int_equal(errno, ENOENT);
+	}
+}
+
+static void test_iova_ranges(void **state)
+{
+	struct fx *f = *state;
+	struct iommudirty_iova_range r[4];
+	uint64_t align = 0;
+	int n;
+
+	n = iommudirty_tracker_iova_ranges(f->t, r, 4, &align);
+	assert_true(n >= 1);
+	assert_int_equal(align, PG);
+	assert_int_equal(iommudirty_tracker_iova_ranges(f->t, NULL, 0, NULL), n);
+	assert_int_equal(iommudirty_tracker_iova_ranges(f->t, NULL, 1, NULL), -EINVAL);
+	assert_true(r[0].start <= r[0].last);
+}
+
+/* The VMM owns the iommufd, IOAS, HWPT and binding; the library adopts. */
+static void test_adopt_everything(void **state)
+{
+	struct iommudirty_sim *sim = iommudirty_sim_new(NULL);
+	struct iommudirty_sim_stats st = { .sz = sizeof(st) };
+	struct iommudirty_ctx *ctx;
+	struct iommudirty_device *dev;
+	struct iommudirty_tracker *t;
+	struct fx mf = { 0 };
+	uint8_t *mem = fx_mem(&mf, MiB, PG);
+	uint64_t m[4];
+	int iommu, sdev, ifd, dfd;
+	const uint64_t want[] = { 7, 8 };
+
+	assert_non_null(sim);
+	iommu = iommudirty_sim_add_iommu(sim, NULL);
+	assert_true(iommu >= 0);
+	sdev = iommudirty_sim_add_device(sim, iommu);
+	ifd = iommudirty_sim_open_iommufd(sim);
+	dfd = iommudirty_sim_open_device(sim, sdev);
+	assert_true(ifd >= 0 && dfd >= 0);
+
+	/* The VMM's own raw calls. */
+	struct uapi_ioas_alloc ia = { .size = sizeof(ia) };
+	assert_int_equal(iommudirty_sim_ioctl(sim, ifd, IOMMU_IOAS_ALLOC, &ia), 0);
+	struct uapi_vfio_bind_iommufd b = { .argsz = sizeof(b), .iommufd = ifd };
+	assert_int_equal(iommudirty_sim_ioctl(sim, dfd, VFIO_DEVICE_BIND_IOMMUFD, &b), 0);
+	struct uapi_hwpt_alloc ha = { .size = sizeof(ha), .flags = UAPI_HWPT_ALLOC_DIRTY_TRACKING,
+				      .dev_id = b.out_devid, .pt_id = ia.out_ioas_id };
+	assert_int_equal(iommudirty_sim_ioctl(sim, ifd, IOMMU_HWPT_ALLOC, &ha), 0);
+	struct uapi_vfio_attach_pt at = { .argsz = sizeof(at), .pt_id = ha.out_hwpt_id };
+	assert_int_equal(iommudirty_sim_ioctl(sim, dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at), 0);
+	struct uapi_ioas_map mp = { .size = sizeof(mp), .ioas_id = ia.out_ioas_id,
+				    .flags = UAPI_IOAS_MAP_FIXED_IOVA | UAPI_IOAS_MAP_WRITEABLE |
+					     UAPI_IOAS_MAP_READABLE,
+				    .user_va = (uintptr_t)mem, .length = MiB, .iova = 0 };
+	assert_int_equal(iommudirty_sim_ioctl(sim, ifd, IOMMU_IOAS_MAP, &mp), 0);
+	/* The VMM already tracks, and the device already wrote. */
+	struct uapi_hwpt_set_dirty_tracking en = { .size = sizeof(en), .hwpt_id = ha.out_hwpt_id,
+						   .flags = UAPI_HWPT_DIRTY_TRACKING_ENABLE };
+	assert_int_equal(iommudirty_sim_ioctl(sim, ifd, IOMMU_HWPT_SET_DIRTY_TRACKING, &en), 0);
+	assert_int_equal(iommudirty_sim_dma_write(sim, sdev, 7 * PG, 1, NULL), 0);
+
+	IOMMUDIRTY_OPTS(iommudirty_ctx_opts, co, .sim = sim, .flags = IOMMUDIRTY_CTX_ADOPT_FD,
+			.iommufd = ifd);
+	ctx = iommudirty_ctx_new(&co);
+	assert_non_null(ctx);
+	assert_int_equal(iommudirty_ctx_fd(ctx), ifd);
+	assert_int_equal(iommudirty_device_adopt(ctx, dfd, b.out_devid, &dev), 0);
+	assert_int_equal(iommudirty_device_dirty_capable(dev), 1);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, to, .flags = IOMMUDIRTY_TRACKER_ADOPT_IOAS,
+			.ioas_id = ia.out_ioas_id);
+	assert_int_equal(iommudirty_tracker_new(ctx, &to, &t), 0);
+	assert_int_equal(iommudirty_tracker_ioas_id(t), ia.out_ioas_id);
+	assert_int_equal(iommudirty_tracker_adopt_mapping(t, 0, MiB), 0);
+	assert_int_equal(iommudirty_tracker_adopt_mapping(t, 0, PG), -EEXIST);
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(t, ha.out_hwpt_id,
+						       IOMMUDIRTY_HWPT_TRACKING_ON), 0);
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(t, ha.out_hwpt_id, 0), -EEXIST);
+	/* Start must not send ENABLE to the VMM's tracking HWPT: bit 7 stays. */
+	assert_int_equal(iommudirty_tracker_start(t), 0);
+	assert_int_equal(iommudirty_sim_dma_write(sim, sdev, 8 * PG, 1, NULL), 0);
+	assert_int_equal(iommudirty_tracker_read(t, 0, MiB, PG, m, sizeof(m), 0), 0);
+	expect_bits(m, 256, want, 2);
+	/* A device the VMM attached: the library cannot attach one with no fd. */
+	{
+		struct iommudirty_device *nofd;
+
+		assert_int_equal(iommudirty_device_adopt(ctx, -1, b.out_devid, &nofd), 0);
+		assert_int_equal(iommudirty_tracker_attach(t, nofd), -EBADF);
+		iommudirty_device_free(nofd);
+	}
+	assert_int_equal(iommudirty_device_adopt(ctx, -1, 999, &dev), -ENOENT);
+
+	iommudirty_tracker_free(t);
+	iommudirty_device_free(dev);
+	iommudirty_ctx_free(ctx);
+	/* The VMM's objects and fds are intact: IOAS, HWPT, device object. */
+	assert_int_equal(iommudirty_sim_get_stats(sim, &st), 0);
+	assert_int_equal(st.objects, 3);
+	assert_int_equal(st.open_fds, 2);
+	assert_int_equal(iommudirty_sim_dma_write(sim, sdev, 9 * PG, 1, NULL), 0);
+	assert_int_equal(iommudirty_sim_close(sim, dfd), 0);
+	assert_int_equal(iommudirty_sim_close(sim, ifd), 0);
+	assert_int_equal(iommudirty_sim_close(sim, ifd), -EBADF);
+	iommudirty_sim_get_stats(sim, &st);
+	assert_int_equal(st.objects, 0);
+	assert_int_equal(st.open_fds, 0);
+	iommudirty_sim_free(sim);
+	if (mf.mem)
+		munmap(mf.mem, mf.memlen);
+}
+
+/* The VMM attaches its device itself to a HWPT the library allocated. */
+static void test_alloc_hwpt_for_vmm(void **state)
+{
+	struct fx f;
+	uint8_t *mem;
+	uint32_t hwpt = 0, ids[2];
+	uint64_t m[4];
+	const uint64_t want[] = { 4 };
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_alloc_hwpt(f.t, f.dev[0], &hwpt), 0);
+	assert_int_equal(iommudirty_tracker_hwpt_ids(f.t, ids, 2), 1);
+	assert_int_equal(ids[0], hwpt);
+	struct uapi_vfio_attach_pt at = { .argsz = sizeof(at), .pt_id = hwpt };
+	assert_int_equal(iommudirty_sim_ioctl(f.sim, f.fd[0], VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at), 0);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(fx_write(&f, 0, 4 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, MiB, PG, m, sizeof(m), 0), 0);
+	expect_bits(m, 256, want, 1);
+	/* The VMM detaches before the tracker goes. */
+	struct uapi_vfio_detach_pt dt = { .argsz = sizeof(dt) };
+	assert_int_equal(iommudirty_sim_ioctl(f.sim, f.fd[0], VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt), 0);
+	fx_fini(&f);
+}
+
+/* Large ranges, sparse and dense, against a reference. */
+static void big_case(double density, uint64_t seed)
+{
+	struct fx f;
+	const uint64_t span = GiB, nmaps = 16, msz = span / nmaps;
+	const uint64_t npages = span / PG;
+	uint64_t *ref = calloc(npages / 64, 8), *m = calloc(npages / 64, 8);
+	uint8_t *mem;
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, PG | 2 * MiB, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	/* VA = IOVA + 4 KiB (mod 2 MiB): only 4 KiB IOPTEs, exact bits. */
+	mem = fx_mem(&f, span, 2 * MiB);
+	/* Every 5th mapping left out: holes. */
+	for (uint64_t i = 0; i < nmaps; i++)
+		if (i % 5 != 4)
+			assert_int_equal(iommudirty_tracker_map(f.t, mem + PG + i * msz,
+								msz - PG, i * msz, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	srandom((unsigned)seed);
+	for (uint64_t p = 0; p < npages; p++) {
+		uint64_t off = (p * PG) % msz, i = (p * PG) / msz;
+
+		if (i % 5 == 4 || off >= msz - PG)
+			continue;
+		if ((double)random() / RAND_MAX >= density)
+			continue;
+		assert_int_equal(fx_write(&f, 0, p * PG, PG), 0);
+		fx_set_bit(ref, p);
+	}
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, span, PG, m, npages / 8, 0), 0);
+	assert_memory_equal(m, ref, npages / 8);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, span, PG, m, npages / 8, 0), 0);
+	assert_int_equal(iommudirty_bitmap_count(m, npages), 0);
+	free(ref);
+	free(m);
+	fx_fini(&f);
+}
+
+static void test_sparse_and_dense_1g(void **state)
+{
+	big_case(0.001, 1);
+	big_case(0.5, 2);
+}
+
+/* Readers of disjoint ranges in parallel with device writers: every
+ * written page is reported at least once, and nothing else. */
+#define CONC_PAGES 4096
+#define CONC_READERS 4
+struct conc {
+	struct fx *f;
+	uint8_t written[CONC_PAGES];
+	uint8_t seen[CONC_PAGES];
+	atomic_bool stop;
+	int id;
+};
+
+static void *conc_writer(void *arg)
+{
+	struct conc *c = arg;
+	unsigned int seed = 7;
+
+	for (int n = 0; n < 20000; n++) {
+		uint64_t p = (uint64_t)rand_r(&seed) % CONC_PAGES;
+
+		c->written[p] = 1; /* before the write: never reported unwritten */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		assert_int_equal(fx_write(c->f, 0, p * PG, 8), 0);
+	}
+	atomic_store(&c->stop, true);
+	return NULL;
+}
+
+struct reader_arg {
+	struct conc *c;
+	int idx;
+};
+
+static void read_slice(struct conc *c, int idx)
+{
+	const uint64_t per = CONC_PAGES / CONC_READERS;
+	uint64_t m[CONC_PAGES / CONC_READERS / 64];
+
+	assert_int_equal(iommudirty_tracker_read(c->f->t, idx * per * PG, per * PG, PG, m,
+						 sizeof(m), 0), 0);
+	for (uint64_t i = 0; i < per; i++) {
+		if (!fx_test_bit(m, i))
+			continue;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!c->written[idx * per + i])
+			fail_msg("page %llu reported but never written",
+				 (unsigned long long)(idx * per + i));
+		c->seen[idx * per + i] = 1;
+	}
+}
+
+static void *conc_reader(void *arg)
+{
+	struct reader_arg *ra = arg;
+
+	while (!atomic_load(&ra->c->stop))
+		read_slice(ra->c, ra->idx);
+	return NULL;
+}
+
+static void test_concurrent_reads_and_writes(void **state)
+{
+	struct fx *f = *state;
+	static struct conc c;
+	struct reader_arg ra[CONC_READERS];
+	pthread_t w, r[CONC_READERS];
+	uint8_t *mem = fx_mem(f, CONC_PAGES * PG, PG);
+
+	memset(&c, 0, sizeof(c));
+	c.f = f;
+	/* Mappings of varied sizes so reads cross several runs. */
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, 1000 * PG, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem + 1000 * PG, (CONC_PAGES - 1000) * PG,
+						1000 * PG, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	for (int i = 0; i < CONC_READERS; i++) {
+		ra[i] = (struct reader_arg){ &c, i };
+		assert_int_equal(pthread_create(&r[i], NULL, conc_reader, &ra[i]), 0);
+	}
+	assert_int_equal(pthread_create(&w, NULL, conc_writer, &c), 0);
+	pthread_join(w, NULL);
+	for (int i = 0; i < CONC_READERS; i++)
+		pthread_join(r[i], NULL);
+	for (int i = 0; i < CONC_READERS; i++)
+		read_slice(&c, i);
+	for (int p = 0; p < CONC_PAGES; p++)
+		if (c.written[p] != c.seen[p])
+			fail_msg("page %d written %d seen %d", p, c.written[p], c.seen[p]);
+}
+
+static int nlogs;
+static void count_log(enum iommudirty_log_level level, const char *msg, void *user)
+{
+	(void)level;
+	assert_non_null(msg);
+	assert_ptr_equal(user, &nlogs);
+	nlogs++;
+}
+
+static void test_log_callback(void **state)
+{
+	struct fx *f = *state;
+
+	nlogs = 0;
+	assert_int_equal(iommudirty_set_log_fn(f->ctx, count_log, &nlogs, 8), -EINVAL);
+	assert_int_equal(iommudirty_set_log_fn(f->ctx, count_log, &nlogs, IOMMUDIRTY_LOG_ERR), 0);
+	assert_int_equal(iommudirty_sim_fail_call(f->sim, 1, -ENOMEM), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), -ENOMEM);
+	assert_true(nlogs > 0);
+	assert_int_equal(iommudirty_set_log_fn(f->ctx, NULL, NULL, 0), 0);
+	assert_int_equal(iommudirty_sim_fail_call(f->sim, 1, -ENOMEM), 0);
+	nlogs = 0;
+	assert_int_equal(iommudirty_tracker_start(f->t), -ENOMEM);
+	assert_int_equal(nlogs, 0);
+	assert_string_equal(iommudirty_version(), "0.1.0");
+	assert_true(IOMMUDIRTY_CHECK_VERSION(0, 1));
+	assert_false(IOMMUDIRTY_CHECK_VERSION(1, 0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_read_and_clear, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_page_sizes, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_holes_and_runs, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_unaligned_bit_offset, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_run_unaligned_to_page_size, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_start_twice_keeps_bits, setup_one, teardown),
+		cmocka_unit_test(test_two_hwpts_union),
+		cmocka_unit_test(test_device_that_cannot_track),
+		cmocka_unit_test_setup_teardown(test_unmap_dirty, setup_one, teardown),
+		cmocka_unit_test(test_huge_iopte_partial_clear),
+		cmocka_unit_test_setup_teardown(test_bad_input, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_iova_ranges, setup_one, teardown),
+		cmocka_unit_test(test_adopt_everything),
+		cmocka_unit_test(test_alloc_hwpt_for_vmm),
+		cmocka_unit_test(test_sparse_and_dense_1g),
+		cmocka_unit_test_setup_teardown(test_concurrent_reads_and_writes, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_log_callback, setup_one, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
