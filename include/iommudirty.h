@@ -59,8 +59,9 @@ struct iommudirty_sim;     /* the simulated kernel */
 /* Version and logging                                                      */
 
 /**
- * iommudirty_version() - the runtime library version, "MAJOR.MINOR.PATCH".
- * Never fails. Thread-safe. Since: 0.1
+ * iommudirty_version() - the runtime library version.
+ * Return: "MAJOR.MINOR.PATCH", a static string; never fails.
+ * Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API const char *iommudirty_version(void);
 
@@ -174,8 +175,8 @@ IOMMUDIRTY_API int iommudirty_device_adopt(struct iommudirty_ctx *ctx,
  */
 IOMMUDIRTY_API void iommudirty_device_free(struct iommudirty_device *dev);
 
-/** iommudirty_device_id() - the iommufd device id; 0 if dev is NULL.
- * Thread-safe. Since: 0.1 */
+/** iommudirty_device_id() - the iommufd device id.
+ * Return: the id, or 0 if dev is NULL. Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API uint32_t iommudirty_device_id(const struct iommudirty_device *dev);
 
 /* IOMMU_GET_HW_INFO types (the kernel's values) */
@@ -254,7 +255,8 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
  */
 IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t);
 
-/** iommudirty_tracker_ioas_id() - the IOAS id; 0 if t is NULL. Since: 0.1 */
+/** iommudirty_tracker_ioas_id() - the IOAS the tracker maps into.
+ * Return: its id, or 0 if t is NULL. Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API uint32_t iommudirty_tracker_ioas_id(const struct iommudirty_tracker *t);
 
 /**
@@ -392,7 +394,8 @@ IOMMUDIRTY_API int iommudirty_tracker_start(struct iommudirty_tracker *t);
 IOMMUDIRTY_API int iommudirty_tracker_stop(struct iommudirty_tracker *t);
 
 /**
- * iommudirty_tracker_started() - 1 if started, 0 if not, -EINVAL if NULL.
+ * iommudirty_tracker_started() - whether tracking is started.
+ * Return: 1 if started, 0 if not, -EINVAL if t is NULL. Thread-safe.
  * Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_started(const struct iommudirty_tracker *t);
@@ -515,8 +518,9 @@ struct iommudirty_sim_opts {
 };
 #define iommudirty_sim_opts__last_field flags
 
-/** iommudirty_sim_new() - a new simulated kernel, or NULL with errno
- * (EINVAL, ENOMEM). Since: 0.1 */
+/** iommudirty_sim_new() - a new simulated kernel, with no IOMMU yet.
+ * Return: the sim, or NULL with errno EINVAL (bad opts) or ENOMEM.
+ * Since: 0.1 */
 IOMMUDIRTY_API struct iommudirty_sim *
 iommudirty_sim_new(const struct iommudirty_sim_opts *opts);
 

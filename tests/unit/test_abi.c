@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The ABI is exactly the documented API: the functions the header marks
+ * IOMMUDIRTY_API, the version script's global list and the dynamic symbols
+ * the shared library exports are one and the same set, and every public
+ * declaration has a doc comment saying what it returns and since when.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define MAX_SYMS 256
+
+struct symset {
+	char *name[MAX_SYMS];
+	int n;
+};
+
+static void add(struct symset *s, const char *name, size_t len)
+{
+	assert_true(s->n < MAX_SYMS);
+	s->name[s->n++] = strndup(name, len);
+}
+
+static int cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		fail_msg("cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v)
+		fail_msg("%s not set (run through ctest)", name);
+	return v;
+}
+
+/* Public functions of the header; each must follow a doc comment. */
+static void header_syms(struct symset *s)
+{
+	char path[4096];
+	char *text, *p;
+
+	snprintf(path, sizeof(path), "%s/include/iommudirty.h", env("IOMMUDIRTY_SRC"));
+	text = slurp(path);
+	for (p = strstr(text, "\nIOMMUDIRTY_API "); p; p = strstr(p + 1, "\nIOMMUDIRTY_API ")) {
+		char *paren = strchr(p, '('), *q = paren, *doc_end, *doc;
+
+		while (q > p && (q[-1] == '_' || (q[-1] >= 'a' && q[-1] <= 'z') ||
+				 (q[-1] >= '0' && q[-1] <= '9')))
+			q--;
+		add(s, q, (size_t)(paren - q));
+		/* The text right before the declaration is its doc comment. */
+		doc_end = p;
+		while (doc_end > text && (doc_end[-1] == '\n' || doc_end[-1] == ' '))
+			doc_end--;
+		if (doc_end - text < 2 || strncmp(doc_end - 2, "*/", 2))
+			fail_msg("%s: no doc comment", s->name[s->n - 1]);
+		for (doc = doc_end - 2; doc > text && strncmp(doc, "/**", 3); doc--)
+			;
+		{
+			char *block = strndup(doc, (size_t)(doc_end - doc));
+
+			if (!strstr(block, s->name[s->n - 1]))
+				fail_msg("%s: doc comment does not name it", s->name[s->n - 1]);
+			if (!strstr(block, "Since:"))
+				fail_msg("%s: doc comment has no Since:", s->name[s->n - 1]);
+			if (strncmp(q - 5, "void ", 5) && strncmp(q - 6, "void\n", 6) &&
+			    !strstr(block, "Return"))
+				fail_msg("%s: doc comment does not say what it returns",
+					 s->name[s->n - 1]);
+			free(block);
+		}
+	}
+	free(text);
+}
+
+static void map_syms(struct symset *s)
+{
+	char path[4096];
+	char *text, *p, *end;
+
+	snprintf(path, sizeof(path), "%s/src/libiommudirty.map", env("IOMMUDIRTY_SRC"));
+	text = slurp(path);
+	end = strstr(text, "local:");
+	assert_non_null(end);
+	for (p = strstr(text, "iommudirty_"); p && p < end; p = strstr(p + 1, "iommudirty_")) {
+		size_t len = strcspn(p, ";");
+
+		add(s, p, len);
+		p += len;
+	}
+	free(text);
+}
+
+static void so_syms(struct symset *s)
+{
+	char cmd[4200], line[512];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "nm -D --defined-only '%s/libiommudirty.so'",
+		 env("IOMMUDIRTY_BUILD"));
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *name = strrchr(line, ' ');
+
+		if (!name)
+			continue;
+		name++;
+		name[strcspn(name, "\n@")] = 0;
+		/* The version node itself is a defined absolute symbol. */
+		if (!strncmp(name, "IOMMUDIRTY_", 11))
+			continue;
+		add(s, name, strlen(name));
+	}
+	assert_int_equal(pclose(f), 0);
+}
+
+static void expect_same(struct symset *a, const char *an, struct symset *b,
+			const char *bn)
+{
+	qsort(a->name, (size_t)a->n, sizeof(char *), cmp);
+	qsort(b->name, (size_t)b->n, sizeof(char *), cmp);
+	for (int i = 0, j = 0; i < a->n || j < b->n;) {
+		int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->name[i], b->name[j]);
+
+		if (c < 0)
+			fail_msg("%s is in %s but not in %s", a->name[i], an, bn);
+		if (c > 0)
+			fail_msg("%s is in %s but not in %s", b->name[j], bn, an);
+		i++;
+		j++;
+	}
+}
+
+static void test_exports_are_the_documented_api(void **state)
+{
+	struct symset hdr = { 0 }, map = { 0 }, so = { 0 };
+
+	header_syms(&hdr);
+	map_syms(&map);
+	so_syms(&so);
+	assert_true(hdr.n >= 40);
+	expect_same(&hdr, "the header", &map, "the version script");
+	expect_same(&hdr, "the header", &so, "libiommudirty.so's exports");
+	for (int i = 0; i < hdr.n; i++)
+		free(hdr.name[i]);
+	for (int i = 0; i < map.n; i++)
+		free(map.name[i]);
+	for (int i = 0; i < so.n; i++)
+		free(so.name[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exports_are_the_documented_api),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
