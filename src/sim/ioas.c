@@ -298,8 +298,9 @@ int sim_ioctl_ioas_unmap(struct iommudirty_sim *sim, struct sim_ictx *ictx, void
 		bytes += ioas->areas[k]->last - ioas->areas[k]->iova + 1;
 		sim_area_free(ioas->areas[k]);
 	}
-	memmove(&ioas->areas[i], &ioas->areas[j],
-		(ioas->nr_areas - j) * sizeof(*ioas->areas));
+	if (j > i)
+		memmove(&ioas->areas[i], &ioas->areas[j],
+			(ioas->nr_areas - j) * sizeof(*ioas->areas));
 	ioas->nr_areas -= j - i;
 	c->length = bytes;
 	return 0;
