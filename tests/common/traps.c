@@ -429,6 +429,75 @@ static int t_huge(struct kbed_env *e)
 	return 0;
 }
 
+/* A clearing read of part of a dirty huge IOPTE clears all of it: the rest
+ * of its pages are never reported again. And the kernel writes past the
+ * end of the bitmap the range needs. */
+static int t_huge_partial(struct kbed_env *e)
+{
+	static uint64_t bm[16];
+	const uint64_t pat = 0x5a5a5a5a5a5a5a5aull;
+	void *p;
+
+	if (setup(e, KBED_DEV_HUGE, true))
+		return -1;
+	p = mem(e, 2 * MiB, true);
+	if (!p) {
+		snprintf(e->why, e->whylen, "no 2 MiB huge pages");
+		return 1;
+	}
+	OK(map(e, p, 2 * MiB, B));
+	OK(dirty(e, &e->dev, 2, 1)); /* B + 4 KiB: IOPTE [B, B + 1 MiB) */
+
+	/* Read 64 KiB from the middle of the IOPTE, guard words after it. The
+	 * driver records the whole IOPTE size from the read's start (6.12
+	 * mock and VT-d alike): 256 bits at 4 KiB where 16 were asked, so
+	 * the kernel writes 24 bytes past the 8-byte bitmap. */
+	for (int i = 0; i < 16; i++)
+		bm[i] = i ? pat : 0;
+	OK(get_bitmap(e, e->hwpt, B + 512 * KiB, 64 * KiB, 4 * KiB, bm, 0));
+	CHECK((bm[0] & 0xffff) == 0xffff, "in-range bits %#llx, want 0xffff",
+	      (unsigned long long)(bm[0] & 0xffff));
+	{
+		char got[200];
+		int n = 0;
+
+		for (int i = 0; i < 6; i++)
+			n += snprintf(got + n, sizeof(got) - n, " %llx",
+				      (unsigned long long)bm[i]);
+		CHECK(bm[0] == ~0ull && bm[1] == ~0ull && bm[2] == ~0ull &&
+		      bm[3] == ~0ull && bm[4] == pat,
+		      "bitmap words after the read:%s; want 4 words of ones "
+		      "(1 MiB from the read's start) then the guard", got);
+	}
+	memset(bm, 0, sizeof(bm));
+	OK(get_bitmap(e, e->hwpt, B, 2 * MiB, 4 * KiB, bm, 0));
+	EXPECT_NO_BITS("the rest of the IOPTE after a partial clearing read", bm,
+		       512);
+	return 0;
+}
+
+/* A bitmap the kernel cannot write (NULL) is no error: the bits are
+ * silently lost, and a clearing read clears them in the IOMMU anyway. */
+static int t_null_bitmap(struct kbed_env *e)
+{
+	uint64_t bm[1];
+
+	if (setup_mapped(e, 128 * KiB))
+		return -1;
+	OK(dirty(e, &e->dev, 3, 1));
+	OK(get_bitmap(e, e->hwpt, B, 128 * KiB, IOP, NULL,
+		      UAPI_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
+	memset(bm, 0, sizeof(bm));
+	OK(get_bitmap(e, e->hwpt, B, 128 * KiB, IOP, bm,
+		      UAPI_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
+	EXPECT_BITS("after a NO_CLEAR read into NULL", bm, 64, 3);
+	OK(get_bitmap(e, e->hwpt, B, 128 * KiB, IOP, NULL, 0));
+	memset(bm, 0, sizeof(bm));
+	OK(get_bitmap(e, e->hwpt, B, 128 * KiB, IOP, bm, 0));
+	EXPECT_NO_BITS("after a clearing read into NULL", bm, 64);
+	return 0;
+}
+
 /* The user bitmap needs no alignment: it is a byte array. */
 static int t_unaligned_bitmap(struct kbed_env *e)
 {
@@ -545,6 +614,22 @@ static int t_errno(struct kbed_env *e)
 	return 0;
 }
 
+/* GET_DIRTY_BITMAP checks the range before the HWPT's dirty support. */
+static int t_errno_order(struct kbed_env *e)
+{
+	uint64_t bm[4] = { 0 };
+	uint32_t plain_hwpt;
+
+	if (setup_mapped(e, 128 * KiB))
+		return -1;
+	OK(hwpt_alloc(e, e->dev.dev_id, 0, &plain_hwpt));
+	EXPECT_RC(get_bitmap(e, plain_hwpt, B, 0, IOP, bm, 0), -EINVAL);
+	EXPECT_RC(get_bitmap(e, plain_hwpt, B + IOP, 8 * KiB, 4 * KiB, bm, 0),
+		  -EINVAL);
+	EXPECT_RC(get_bitmap(e, plain_hwpt, B, 4 * KiB, 0, bm, 0), -EINVAL);
+	return 0;
+}
+
 /* A device whose IOMMU cannot track: no dirty HWPT for it, and it cannot
  * join one. */
 static int t_no_dirty_device(struct kbed_env *e)
@@ -632,9 +717,12 @@ const struct kbed_test kbed_traps[] = {
 	{ "no_clear", t_no_clear },
 	{ "bitmap_page_sizes", t_page_sizes },
 	{ "huge_iopte_replication", t_huge },
+	{ "huge_iopte_partial_read", t_huge_partial },
 	{ "unaligned_bitmap", t_unaligned_bitmap },
+	{ "null_bitmap_loses_bits", t_null_bitmap },
 	{ "unmapped_range", t_unmapped },
 	{ "errno_rules", t_errno },
+	{ "errno_check_order", t_errno_order },
 	{ "no_dirty_device", t_no_dirty_device },
 	{ "two_hwpts_and_move", t_two_hwpts },
 	{ "adjacent_maps_clean", t_map_clean },

@@ -62,6 +62,16 @@ static int lfail(struct lenv *e, int line, const char *fmt, ...)
 			     strerror(rc_ < 0 ? -rc_ : 0), (int)(want));      \
 	} while (0)
 #define OK(call) EXPECT_RC(call, 0)
+/* rd() that must succeed; keeps rd's own reason for an overrun. */
+#define RD(...)                                                               \
+	do {                                                                  \
+		int r_ = rd(e, __VA_ARGS__);                                  \
+		if (r_ == RD_OVERRUN)                                         \
+			return -1;                                            \
+		if (r_)                                                       \
+			FAIL("rd(%s) = %d (%s)", #__VA_ARGS__, r_,            \
+			     strerror(-r_));                                  \
+	} while (0)
 #define CHECK(cond, ...)                                                      \
 	do {                                                                  \
 		if (!(cond))                                                  \
@@ -112,14 +122,28 @@ static int expect_spans_(struct lenv *e, int line, const char *what,
 			return -1;                                            \
 	} while (0)
 
+#define RD_OVERRUN (-100000)
+
 /* tracker_read into e->bm; the library zeroes the bitmap itself, so fill
  * it with garbage first to check that. */
 static int rd(struct lenv *e, uint64_t iova, uint64_t len, uint64_t pgsz,
 	      unsigned int flags)
 {
+	size_t sz = iommudirty_bitmap_size(len, pgsz);
+	int rc;
+
 	memset(e->bm, 0xa5, sizeof(e->bm));
-	return iommudirty_tracker_read(e->t, iova, len, pgsz, e->bm,
-				       iommudirty_bitmap_size(len, pgsz), flags);
+	rc = iommudirty_tracker_read(e->t, iova, len, pgsz, e->bm, sz, flags);
+	/* Nothing may be written past the bitmap_bytes we gave. */
+	for (size_t i = sz; i < sizeof(e->bm); i++)
+		if (((uint8_t *)e->bm)[i] != 0xa5) {
+			lfail(e, __LINE__, "read [%#llx, +%#llx) at %#llx wrote byte %zu "
+			      "of the buffer, past its %zu bytes",
+			      (unsigned long long)iova, (unsigned long long)len,
+			      (unsigned long long)pgsz, i, sz);
+			return RD_OVERRUN;
+		}
+	return rc;
 }
 
 static int env_init(struct lenv *e)
@@ -231,9 +255,9 @@ static int l_read_and_clear(struct lenv *e)
 		return -1;
 	OK(wr(e, 0, B + 8 * KiB, 2 * KiB));
 	OK(wr(e, 0, B + 200 * KiB, 8 * KiB));
-	OK(rd(e, B, 256 * KiB, 4 * KiB, 0));
+	RD(B, 256 * KiB, 4 * KiB, 0);
 	EXPECT_SPANS("first read", 64, { 2, 3 }, { 50, 52 });
-	OK(rd(e, B, 256 * KiB, 4 * KiB, 0));
+	RD(B, 256 * KiB, 4 * KiB, 0);
 	EXPECT_CLEAN("second read", 64);
 	return 0;
 }
@@ -244,12 +268,12 @@ static int l_no_clear(struct lenv *e)
 		return -1;
 	OK(wr(e, 0, B + 64 * KiB, 4 * KiB));
 	for (int i = 0; i < 2; i++) {
-		OK(rd(e, B, 256 * KiB, 4 * KiB, IOMMUDIRTY_READ_NO_CLEAR));
+		RD(B, 256 * KiB, 4 * KiB, IOMMUDIRTY_READ_NO_CLEAR);
 		EXPECT_SPANS("NO_CLEAR read", 64, { 16, 17 });
 	}
-	OK(rd(e, B, 256 * KiB, 4 * KiB, 0));
+	RD(B, 256 * KiB, 4 * KiB, 0);
 	EXPECT_SPANS("clearing read", 64, { 16, 17 });
-	OK(rd(e, B, 256 * KiB, 4 * KiB, 0));
+	RD(B, 256 * KiB, 4 * KiB, 0);
 	EXPECT_CLEAN("after the clearing read", 64);
 	return 0;
 }
@@ -261,11 +285,11 @@ static int l_page_sizes(struct lenv *e)
 		return -1;
 	OK(wr(e, 0, B + 6 * KiB, 2 * KiB));
 	OK(wr(e, 0, B + 130 * KiB, 4 * KiB));
-	OK(rd(e, B, 256 * KiB, 1 * KiB, IOMMUDIRTY_READ_NO_CLEAR));
+	RD(B, 256 * KiB, 1 * KiB, IOMMUDIRTY_READ_NO_CLEAR);
 	EXPECT_SPANS("1 KiB pages", 256, { 6, 8 }, { 130, 134 });
-	OK(rd(e, B, 256 * KiB, 64 * KiB, 0));
+	RD(B, 256 * KiB, 64 * KiB, 0);
 	EXPECT_SPANS("64 KiB pages", 4, { 0, 1 }, { 2, 3 });
-	OK(rd(e, B, 256 * KiB, 2 * KiB, 0));
+	RD(B, 256 * KiB, 2 * KiB, 0);
 	EXPECT_CLEAN("after clearing", 128);
 	return 0;
 }
@@ -282,14 +306,14 @@ static int l_holes(struct lenv *e)
 	OK(wr(e, 0, B + 60 * KiB, 4 * KiB));
 	OK(wr(e, 0, B + 128 * KiB, 2 * KiB));
 	OK(wr(e, 0, B + 636 * KiB, 4 * KiB));
-	OK(rd(e, B, 1 * MiB, 4 * KiB, IOMMUDIRTY_READ_NO_CLEAR));
+	RD(B, 1 * MiB, 4 * KiB, IOMMUDIRTY_READ_NO_CLEAR);
 	EXPECT_SPANS("across holes", 256, { 15, 16 }, { 32, 33 }, { 159, 160 });
 	/* Starting inside a hole. */
-	OK(rd(e, B + 64 * KiB, 960 * KiB, 4 * KiB, 0));
+	RD(B + 64 * KiB, 960 * KiB, 4 * KiB, 0);
 	EXPECT_SPANS("from a hole", 240, { 16, 17 }, { 143, 144 });
-	OK(rd(e, B, 1 * MiB, 4 * KiB, 0));
+	RD(B, 1 * MiB, 4 * KiB, 0);
 	EXPECT_SPANS("what the partial read left", 256, { 15, 16 });
-	OK(rd(e, B, 1 * MiB, 4 * KiB, 0));
+	RD(B, 1 * MiB, 4 * KiB, 0);
 	EXPECT_CLEAN("all read", 256);
 	return 0;
 }
@@ -306,21 +330,26 @@ static int l_huge(struct lenv *e)
 	OK(iommudirty_tracker_start(e->t));
 	OK(wr(e, 0, B + 8 * KiB, 2 * KiB));
 	OK(wr(e, 0, B + 2 * MiB + 4 * KiB, 2 * KiB));
-	OK(rd(e, B, 4 * MiB, 4 * KiB, IOMMUDIRTY_READ_NO_CLEAR));
+	RD(B, 4 * MiB, 4 * KiB, IOMMUDIRTY_READ_NO_CLEAR);
 	EXPECT_SPANS("4 KiB pages over 4 KiB and huge mappings", 1024,
 		     { 2, 3 }, { 512, 768 });
-	OK(rd(e, B, 4 * MiB, 2 * MiB, IOMMUDIRTY_READ_NO_CLEAR));
+	RD(B, 4 * MiB, 2 * MiB, IOMMUDIRTY_READ_NO_CLEAR);
 	EXPECT_SPANS("2 MiB pages", 2, { 0, 2 });
+
+	/* Part of a dirty huge IOPTE, without clearing: exactly its bits. */
+	RD(B + 2 * MiB + 512 * KiB, 64 * KiB, 4 * KiB,
+	      IOMMUDIRTY_READ_NO_CLEAR);
+	EXPECT_SPANS("NO_CLEAR read inside a huge IOPTE", 16, { 0, 16 });
 
 	/* Clear only [B+2M, B+2M+64K): the rest of the dirty 1 MiB IOPTE must
 	 * still be reported afterwards. */
-	OK(rd(e, B + 2 * MiB, 64 * KiB, 4 * KiB, 0));
+	RD(B + 2 * MiB, 64 * KiB, 4 * KiB, 0);
 	EXPECT_SPANS("partial read of a huge IOPTE", 16, { 0, 16 });
-	OK(rd(e, B + 2 * MiB, 2 * MiB, 4 * KiB, 0));
+	RD(B + 2 * MiB, 2 * MiB, 4 * KiB, 0);
 	EXPECT_SPANS("the rest of the huge IOPTE", 512, { 16, 256 });
-	OK(rd(e, B, 4 * MiB, 4 * KiB, 0));
+	RD(B, 4 * MiB, 4 * KiB, 0);
 	EXPECT_SPANS("the 4 KiB mapping", 1024, { 2, 3 });
-	OK(rd(e, B, 4 * MiB, 4 * KiB, 0));
+	RD(B, 4 * MiB, 4 * KiB, 0);
 	EXPECT_CLEAN("all read", 1024);
 	return 0;
 }
@@ -333,14 +362,14 @@ static int l_start_started(struct lenv *e)
 	OK(wr(e, 0, B + 4 * KiB, 4 * KiB));
 	EXPECT_RC(iommudirty_tracker_started(e->t), 1);
 	OK(iommudirty_tracker_start(e->t));
-	OK(rd(e, B, 128 * KiB, 4 * KiB, 0));
+	RD(B, 128 * KiB, 4 * KiB, 0);
 	EXPECT_SPANS("after a second start", 32, { 1, 2 });
 	/* stop + start: a fresh start is clean. */
 	OK(wr(e, 0, B + 8 * KiB, 4 * KiB));
 	OK(iommudirty_tracker_stop(e->t));
 	EXPECT_RC(iommudirty_tracker_started(e->t), 0);
 	OK(iommudirty_tracker_start(e->t));
-	OK(rd(e, B, 128 * KiB, 4 * KiB, 0));
+	RD(B, 128 * KiB, 4 * KiB, 0);
 	EXPECT_CLEAN("after stop + start", 32);
 	return 0;
 }
@@ -360,12 +389,12 @@ static int l_unmap_dirty(struct lenv *e)
 					  0));
 	EXPECT_SPANS("unmap_dirty bitmap", 16, { 1, 2 });
 	EXPECT_RC(iommudirty_tracker_unmap(e->t, B + 64 * KiB, 64 * KiB), -ENOENT);
-	OK(rd(e, B, 128 * KiB, 4 * KiB, 0));
+	RD(B, 128 * KiB, 4 * KiB, 0);
 	EXPECT_SPANS("after unmap_dirty", 32, { 1, 2 });
 	/* The IOVA is free again. */
 	if (map(e, B + 64 * KiB, 64 * KiB, false))
 		return -1;
-	OK(rd(e, B, 128 * KiB, 4 * KiB, 0));
+	RD(B, 128 * KiB, 4 * KiB, 0);
 	EXPECT_CLEAN("remapped", 32);
 	return 0;
 }
@@ -382,9 +411,9 @@ static int l_two_hwpts(struct lenv *e)
 	OK(wr(e, 0, B + 4 * KiB, 4 * KiB));
 	OK(wr(e, 1, B + 20 * KiB, 4 * KiB));
 	OK(wr(e, 1, B + 4 * KiB, 2 * KiB));
-	OK(rd(e, B, 256 * KiB, 4 * KiB, 0));
+	RD(B, 256 * KiB, 4 * KiB, 0);
 	EXPECT_SPANS("union", 64, { 1, 2 }, { 5, 6 });
-	OK(rd(e, B, 256 * KiB, 4 * KiB, 0));
+	RD(B, 256 * KiB, 4 * KiB, 0);
 	EXPECT_CLEAN("both cleared", 64);
 	return 0;
 }
