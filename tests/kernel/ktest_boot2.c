@@ -227,6 +227,15 @@ static int edu_dma(uint64_t src, uint64_t dst, uint64_t cnt, bool to_ram)
 	return FAILF("edu DMA did not complete in 2 s");
 }
 
+/* The library's log: the refusal must say why. */
+static char last_log[512];
+
+static void log_cb(enum iommudirty_log_level level, const char *msg, void *user)
+{
+	if (level <= IOMMUDIRTY_LOG_WARN)
+		snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
 int main(void)
 {
 	struct iommudirty_ctx *ctx = NULL;
@@ -245,7 +254,12 @@ int main(void)
 	if (rc)
 		return 0;
 
-	ctx = iommudirty_ctx_new(NULL);
+	{
+		IOMMUDIRTY_OPTS(iommudirty_ctx_opts, co, .log_fn = log_cb,
+				.log_level = IOMMUDIRTY_LOG_WARN);
+
+		ctx = iommudirty_ctx_new(&co);
+	}
 	R("lib_ctx_new", ctx ? 0 : FAILF("iommudirty_ctx_new: %s", strerror(errno)));
 	if (!ctx)
 		return 0;
@@ -289,9 +303,13 @@ int main(void)
 	R("lib_tracker_new", rc ? FAILF("tracker_new = %d", rc) : 0);
 	if (rc)
 		return 0;
+	last_log[0] = 0;
 	rc = iommudirty_tracker_attach(t, dev);
 	R("lib_attach_refused", rc == -EOPNOTSUPP ? 0 :
 	  FAILF("tracker_attach = %d, want -EOPNOTSUPP", rc));
+	kinfo("library log: %s", last_log);
+	R("lib_attach_refusal_logged", last_log[0] ? 0 :
+	  FAILF("no error logged for the refusal"));
 	{
 		uint32_t h;
 
