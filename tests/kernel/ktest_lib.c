@@ -336,11 +336,6 @@ static int l_huge(struct lenv *e)
 	RD(B, 4 * MiB, 2 * MiB, IOMMUDIRTY_READ_NO_CLEAR);
 	EXPECT_SPANS("2 MiB pages", 2, { 0, 2 });
 
-	/* Part of a dirty huge IOPTE, without clearing: exactly its bits. */
-	RD(B + 2 * MiB + 512 * KiB, 64 * KiB, 4 * KiB,
-	      IOMMUDIRTY_READ_NO_CLEAR);
-	EXPECT_SPANS("NO_CLEAR read inside a huge IOPTE", 16, { 0, 16 });
-
 	/* Clear only [B+2M, B+2M+64K): the rest of the dirty 1 MiB IOPTE must
 	 * still be reported afterwards. */
 	RD(B + 2 * MiB, 64 * KiB, 4 * KiB, 0);
@@ -351,6 +346,25 @@ static int l_huge(struct lenv *e)
 	EXPECT_SPANS("the 4 KiB mapping", 1024, { 2, 3 });
 	RD(B, 4 * MiB, 4 * KiB, 0);
 	EXPECT_CLEAN("all read", 1024);
+	return 0;
+}
+
+/* A NO_CLEAR read of part of a dirty huge IOPTE: the 6.12 kernel records
+ * the whole IOPTE from the read's start (see trap_huge_iopte_partial_read),
+ * so handing it the caller's bitmap lets it write past the caller's bytes. */
+static int l_huge_no_clear_part(struct lenv *e)
+{
+	if (env_init(e) || add_dev(e, MOCK_DEV_HUGE_IOVA) ||
+	    map(e, B, 2 * MiB, true))
+		return -1;
+	OK(iommudirty_tracker_start(e->t));
+	OK(wr(e, 0, B + 4 * KiB, 2 * KiB));
+	RD(B + 512 * KiB, 64 * KiB, 4 * KiB, IOMMUDIRTY_READ_NO_CLEAR);
+	EXPECT_SPANS("NO_CLEAR read inside a huge IOPTE", 16, { 0, 16 });
+	RD(B, 64 * KiB, 4 * KiB, IOMMUDIRTY_READ_NO_CLEAR);
+	EXPECT_SPANS("NO_CLEAR read of a huge IOPTE's head", 16, { 0, 16 });
+	RD(B, 2 * MiB, 4 * KiB, 0);
+	EXPECT_SPANS("the whole mapping", 512, { 0, 256 });
 	return 0;
 }
 
@@ -453,6 +467,7 @@ static const struct ltest ltests[] = {
 	{ "lib_bitmap_page_sizes", l_page_sizes },
 	{ "lib_read_across_holes", l_holes },
 	{ "lib_huge_and_4k_pages", l_huge },
+	{ "lib_huge_no_clear_partial", l_huge_no_clear_part },
 	{ "lib_start_when_started", l_start_started },
 	{ "lib_unmap_dirty", l_unmap_dirty },
 	{ "lib_two_hwpts_union", l_two_hwpts },
