@@ -215,7 +215,8 @@ static void set_user_bits(uint8_t *map, uint64_t first, uint64_t last)
 }
 
 struct read_req {
-	uint8_t *map;
+	uint8_t *map;            /* NULL: bits are dropped */
+	uint64_t last_bit;       /* the last bit the kernel can reach */
 	uint64_t iova;           /* bit 0 of map */
 	unsigned int shift;      /* ctz(page_size), as the kernel */
 	bool clear;
@@ -258,10 +259,17 @@ static void read_area(struct iommudirty_sim *sim, struct sim_area *a,
 				word &= word - 1;
 				iopte_of(a, pgsizes, a->iova + (idx << shift),
 					 &base, &size);
+				/* The drivers record the whole IOPTE size from
+				 * where their walk enters it: from lo when the
+				 * read starts inside it, and past hi when it
+				 * ends inside it (not clipped: the kernel's
+				 * overrun of the user bitmap). */
 				s = MAX(base, lo);
-				e = MIN(base + (size - 1), hi);
-				set_user_bits(r->map, (s - r->iova) >> r->shift,
-					      (e - r->iova) >> r->shift);
+				e = s + (size - 1);
+				if (r->map && ((s - r->iova) >> r->shift) <= r->last_bit)
+					set_user_bits(r->map, (s - r->iova) >> r->shift,
+						      MIN((e - r->iova) >> r->shift,
+							  r->last_bit));
 				if (r->clear)
 					ch->words[w] &= ~(1ull << bit);
 			}
@@ -272,7 +280,7 @@ static void read_area(struct iommudirty_sim *sim, struct sim_area *a,
 int sim_ioctl_get_dirty(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd)
 {
 	struct uapi_hwpt_get_dirty_bitmap *c = cmd;
-	struct read_req r;
+	struct read_req r = { 0 };
 	struct sim_hwpt *hwpt;
 	struct sim_ioas *ioas;
 	uint64_t last, x, align;
@@ -282,8 +290,7 @@ int sim_ioctl_get_dirty(struct iommudirty_sim *sim, struct sim_ictx *ictx, void 
 	hwpt = sim_obj_get(ictx, c->hwpt_id, SIM_OBJ_HWPT);
 	if (!hwpt)
 		return -ENOENT;
-	if (!hwpt->dirty_capable)
-		return -EOPNOTSUPP;
+	/* The kernel checks the range before it asks the driver. */
 	if (!c->length)
 		return -EINVAL;
 	last = c->iova + (c->length - 1);
@@ -298,8 +305,8 @@ int sim_ioctl_get_dirty(struct iommudirty_sim *sim, struct sim_ictx *ictx, void 
 		return -EINVAL;
 	if ((c->iova | c->length) & (c->page_size - 1))
 		return -EINVAL;
-	if (!c->data)
-		return -EFAULT;
+	if (!hwpt->dirty_capable)
+		return -EOPNOTSUPP;
 	/* The driver refuses a read while tracking is off; the core drops
 	 * that error and reports success with nothing set. */
 	if (!hwpt->tracking)
@@ -308,6 +315,16 @@ int sim_ioctl_get_dirty(struct iommudirty_sim *sim, struct sim_ictx *ictx, void 
 	r.map = (uint8_t *)(uintptr_t)c->data;
 	r.iova = c->iova;
 	r.shift = __builtin_ctzll(c->page_size);
+	/* The kernel pins the user pages holding the bitmap and sets bits
+	 * anywhere in them: the last bit it can reach is at the end of the
+	 * page holding the bitmap's last byte. NULL: nothing pinned, the bits
+	 * are dropped, and a clearing read still clears. */
+	if (r.map) {
+		uintptr_t end = (uintptr_t)r.map + ((c->length >> r.shift) + 7) / 8;
+
+		end = (end + 4095) & ~(uintptr_t)4095;
+		r.last_bit = (uint64_t)(end - (uintptr_t)r.map) * 8 - 1;
+	}
 	r.clear = !(c->flags & UAPI_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
 	/* Only the IOVA-contiguous run of areas from iova is read; the first
 	 * hole silently ends the walk and the call still returns 0. */

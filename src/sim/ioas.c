@@ -234,9 +234,11 @@ int sim_ioctl_ioas_map(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *
 			return -EINVAL;
 		if (overlaps(ioas, iova, iova + c->length - 1))
 			return -EEXIST;
+		/* Outside what the attached domains allow: reserved IOVA,
+		 * which the kernel refuses with -EINVAL. */
 		if (!ioas_range(sim, ioas, &lo, &hi) || iova < lo ||
 		    iova + c->length - 1 > hi)
-			return -EADDRINUSE;
+			return -EINVAL;
 	} else {
 		if (c->length & (align - 1))
 			return -EINVAL;

@@ -565,8 +565,8 @@ static void test_map_aperture(void **state)
 	assert_int_equal(hwpt_alloc(&h, h.dev_id[0], ioas, 0, &hwpt), -EADDRINUSE);
 	assert_int_equal(unmap(&h, ioas, 0, SZ_1M, NULL), 0);
 	assert_int_equal(hwpt_alloc(&h, h.dev_id[0], ioas, 0, &hwpt), 0);
-	assert_int_equal(map(&h, ioas, va, SZ_1M, 0), -EADDRINUSE);
-	assert_int_equal(map(&h, ioas, va, SZ_2K, 1ull << 31), -EADDRINUSE);
+	assert_int_equal(map(&h, ioas, va, SZ_1M, 0), -EINVAL);
+	assert_int_equal(map(&h, ioas, va, SZ_2K, 1ull << 31), -EINVAL);
 	assert_int_equal(map_flags(&h, ioas, va, SZ_1M, &iova, RW), 0);
 	assert_true(iova >= 1ull << 24 && iova + SZ_1M - 1 <= (1ull << 31) - 1);
 	/* Too big for the aperture: no space. */
@@ -1041,16 +1041,19 @@ static void test_trap_huge(void **state)
 	assert_int_equal(count_bits(bm, 1024), 512);
 	assert_true(bit(bm, 0) && bit(bm, 511) && !bit(bm, 512));
 
-	/* A 1 MiB NO_CLEAR read sees its half and keeps the IOPTE dirty. */
+	/* A 1 MiB NO_CLEAR read sees its half and keeps the IOPTE dirty. As
+	 * the 6.12 drivers, it records the whole IOPTE size from where it
+	 * entered it: 256 bits past the 256 asked for. */
 	memset(bm, 0, 2048);
 	assert_int_equal(get_dirty(h, d.hwpt, 0x40000000 + SZ_1M, SZ_1M, SZ_4K,
 				   UAPI_HWPT_GET_DIRTY_BITMAP_NO_CLEAR, bm), 0);
-	assert_int_equal(count_bits(bm, 512), 256);
+	assert_int_equal(count_bits(bm, 1024), 512);
+	assert_true(bit(bm, 511) && !bit(bm, 512));
 	/* A clearing read of the first 1 MiB clears the whole 2 MiB IOPTE:
 	 * the second half's pages are lost. */
 	memset(bm, 0, 2048);
 	assert_int_equal(get_dirty(h, d.hwpt, 0x40000000, SZ_1M, SZ_4K, 0, bm), 0);
-	assert_int_equal(count_bits(bm, 256), 256);
+	assert_int_equal(count_bits(bm, 1024), 512); /* overrun again */
 	memset(bm, 0, 2048);
 	assert_int_equal(get_dirty(h, d.hwpt, 0x40000000 + SZ_1M, SZ_1M, SZ_4K, 0,
 				   bm), 0);
