@@ -109,7 +109,6 @@ struct iommudirty_ctx_opts {
 	void *log_user;
 	int log_level;          /* 0: IOMMUDIRTY_LOG_WARN */
 };
-#define iommudirty_ctx_opts__last_field log_level
 
 /**
  * iommudirty_ctx_new() - open (or adopt) an iommufd.
@@ -232,7 +231,6 @@ struct iommudirty_tracker_opts {
 	 * a partial read would lose the rest of its dirty pages. */
 	uint64_t max_io_page;
 };
-#define iommudirty_tracker_opts__last_field max_io_page
 
 /**
  * iommudirty_tracker_new() - allocate an IOAS (or adopt one) as a tracker.
@@ -516,7 +514,6 @@ struct iommudirty_sim_opts {
 	size_t sz;
 	unsigned int flags; /* must be 0 */
 };
-#define iommudirty_sim_opts__last_field flags
 
 /** iommudirty_sim_new() - a new simulated kernel, with no IOMMU yet.
  * Return: the sim, or NULL with errno EINVAL (bad opts) or ENOMEM.
@@ -544,7 +541,6 @@ struct iommudirty_sim_iommu_opts {
 	uint64_t aperture_start;  /* 0 and 0: the whole 64-bit space */
 	uint64_t aperture_last;
 };
-#define iommudirty_sim_iommu_opts__last_field aperture_last
 
 /** iommudirty_sim_add_iommu() - add an IOMMU instance.
  * Return: its index (>= 0), or -EINVAL, -ENOMEM. Since: 0.1 */

@@ -30,14 +30,15 @@ static inline bool is_pow2(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
-/* Options structs: sz must cover up to `last`, bytes past what we know must
- * be zero (as the kernel's copy_struct_from_user). */
+/* Options structs: sz must reach past the sz field; bytes a newer, larger
+ * caller struct has past ours must be zero (as the kernel's
+ * copy_struct_from_user). Padding inside our struct is not checked: an
+ * initializer need not zero it. */
 bool opts_valid(const void *opts, size_t user_sz, size_t min_sz, size_t known_sz);
 #define OPTS_VALID(opts, type)                                                 \
 	(!(opts) || opts_valid((opts), (opts)->sz,                             \
 			       offsetof(struct type, sz) + sizeof(size_t),     \
-			       offsetof(struct type, type##__last_field) +     \
-				       sizeof((opts)->type##__last_field)))
+			       sizeof(struct type)))
 /* A field, or its default when the caller's struct is older/shorter. */
 #define OPTS_HAS(opts, type, field)                                            \
 	((opts) && (opts)->sz >= offsetof(struct type, field) + sizeof((opts)->field))

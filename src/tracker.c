@@ -660,7 +660,7 @@ IOMMUDIRTY_API int iommudirty_tracker_iova_ranges(struct iommudirty_tracker *t,
 		if (!tmp)
 			return ret_err(-ENOMEM);
 		ret = iommufd_ioas_iova_ranges(t->ctx, t->ioas_id, tmp, &num, &align);
-		if (!ret)
+		if (!ret && n)
 			memcpy(ranges, tmp, MIN((size_t)num, n) * sizeof(*tmp));
 		free(tmp);
 	}
@@ -884,8 +884,9 @@ static int bounce_run(uint64_t first, uint64_t count, void *user)
 
 	if (in_s < in_e)
 		mark_bytes(r->bitmap, r->iova, r->page_size, in_s, in_e);
-	/* Parts outside the caller's range: pending. */
-	for (int side = 0; side < 2; side++) {
+	/* Parts outside the caller's range: pending if this read cleared
+	 * them; a read without clearing left them in the IOMMU. */
+	for (int side = 0; side < 2 && !r->no_clear; side++) {
 		uint64_t ps = side ? MAX(x, r->end) : x;
 		uint64_t pe = side ? y : MIN(y, r->iova);
 
@@ -907,14 +908,19 @@ static int read_bounce(const struct read_req *r, uint64_t ws, uint64_t we)
 	struct bounce_ctx b = { .r = r, .ws = ws, .fps = r->page_size,
 				.lost_start = UINT64_MAX };
 	uint64_t nbits, *scratch;
+	size_t bytes;
 	int ret;
 
 	while ((ws | we) & (b.fps - 1))
 		b.fps >>= 1;
 	nbits = (we - ws) / b.fps;
-	scratch = calloc((nbits + 63) / 64, sizeof(*scratch));
+	/* Whole pages: if max_io_page was set too small, the kernel's
+	 * overrun (up to the end of the bitmap's last page) stays ours. */
+	bytes = ((nbits + 63) / 64 * 8 + 4095) & ~(size_t)4095;
+	scratch = aligned_alloc(4096, bytes);
 	if (!scratch)
 		return -ENOMEM;
+	memset(scratch, 0, bytes);
 	/* Room for one coarse extent, so a failed fine-grained record never
 	 * loses bits the kernel already cleared. */
 	pthread_mutex_lock(&r->t->pending_lock);
@@ -944,18 +950,19 @@ static int read_piece(const struct read_req *r, uint64_t a, uint64_t b,
 		      uint64_t rs, uint64_t re)
 {
 	uint64_t ps = r->page_size, H = r->t->max_io_page;
-	uint64_t G = r->no_clear ? ps : MAX(ps, H);
+	uint64_t G = MAX(ps, H);
 	uint64_t lo = a, hi = b, h1, t0;
 	int ret;
 
-	if (!r->no_clear) {
-		/* Never let a clearing read end inside an IOPTE that goes on
-		 * past it: widen to H boundaries, within the run. */
-		if (a > rs && a % H)
-			lo = MAX(rs, align_down(a, H));
-		if (b < re && b % H)
-			hi = MIN(re, align_down(b, H) + H);
-	}
+	/* A kernel read must never start or end inside an IOPTE: a clearing
+	 * one would clear pages outside it, and the drivers record a dirty
+	 * IOPTE's whole size from where they enter it, writing bits past the
+	 * end of the bitmap. IOPTEs never cross a mapping and never an H
+	 * boundary: widen to those, within the run. */
+	if (a > rs && a % H)
+		lo = MAX(rs, align_down(a, H));
+	if (b < re && b % H)
+		hi = MIN(re, align_down(b, H) + H);
 	if (lo == a && hi == b && !(a % ps) && !(b % ps))
 		return read_direct(r, a, b);
 
