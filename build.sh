@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The project's entry points (see README):
+#   ./build.sh demo    build and run the pre-copy demo
+#   ./build.sh test    build and run every test: unit tests with gcc, clang and
+#                      ASan+UBSan, the install/packaging check, the examples,
+#                      then the real-kernel suite in a QEMU guest
+#   ./build.sh bench   build (release) and run the benchmarks
+# Each installs the Debian packages it needs when they are missing.
+# IOMMUDIRTY_SKIP_KERNEL=1 skips the real-kernel suite.
+set -euo pipefail
+cd "$(dirname "$0")"
+top=$PWD
+jobs=$(nproc)
+
+need_pkgs() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "build.sh: installing ${missing[*]}"
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure_build() { # dir, cmake args...
+	local dir=$1; shift
+	cmake -S "$top" -B "$dir" -DIOMMUDIRTY_WERROR=ON "$@" >/dev/null
+	cmake --build "$dir" -j"$jobs" >/dev/null
+}
+
+passed=0
+failed=0
+run_ctest() { # label, dir
+	local label=$1 dir=$2 out
+	echo "== $label"
+	set +e
+	out=$(ctest --test-dir "$dir" --output-on-failure -j"$jobs" 2>&1)
+	local rc=$?
+	set -e
+	echo "$out" | grep -E "tests passed|Failed|\*\*\*|FAILED|ERROR" || true
+	local total fails
+	total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' | tail -1)
+	fails=$(echo "$out" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' | tail -1)
+	total=${total:-0}; fails=${fails:-0}
+	passed=$((passed + total - fails))
+	failed=$((failed + fails))
+	[ $rc -eq 0 ] || [ "$fails" -gt 0 ] || failed=$((failed + 1))
+}
+
+cmd=${1:-}
+case "$cmd" in
+demo)
+	need_pkgs gcc make cmake
+	configure_build "$top/build/demo" -DCMAKE_BUILD_TYPE=Release \
+		-DIOMMUDIRTY_TESTS=OFF -DIOMMUDIRTY_BENCH=OFF
+	shift
+	exec "$top/build/demo/examples/precopy" "$@"
+	;;
+test)
+	need_pkgs gcc clang make cmake pkg-config libcmocka-dev libclang-rt-14-dev binutils
+	configure_build "$top/build/gcc" -DCMAKE_C_COMPILER=gcc
+	run_ctest "unit + examples (gcc, -Werror)" "$top/build/gcc"
+	configure_build "$top/build/clang" -DCMAKE_C_COMPILER=clang
+	run_ctest "unit + examples (clang, -Werror)" "$top/build/clang"
+	configure_build "$top/build/asan" -DCMAKE_C_COMPILER=gcc -DIOMMUDIRTY_SANITIZE=ON \
+		-DCMAKE_BUILD_TYPE=Debug -DIOMMUDIRTY_BENCH=OFF
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		run_ctest "unit + examples (ASan + UBSan)" "$top/build/asan"
+	echo "== install and consume (pkg-config, find_package)"
+	if bash "$top/tests/install/check.sh" "$top/build/gcc"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+	if [ "${IOMMUDIRTY_SKIP_KERNEL:-0}" != 1 ]; then
+		echo "== real Linux kernel in a QEMU guest (tests/kernel/run)"
+		set +e
+		kout=$(bash "$top/tests/kernel/run" 2>&1 | tee /dev/stderr)
+		krc=$?
+		set -e
+		kp=$(echo "$kout" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
+		kf=$(echo "$kout" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
+		passed=$((passed + ${kp:-0}))
+		failed=$((failed + ${kf:-0}))
+		[ $krc -eq 0 ] || [ "${kf:-0}" -gt 0 ] || failed=$((failed + 1))
+	fi
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	;;
+bench)
+	need_pkgs gcc make cmake
+	configure_build "$top/build/bench" -DCMAKE_BUILD_TYPE=Release -DIOMMUDIRTY_TESTS=OFF
+	cmake --build "$top/build/bench" --target bench
+	;;
+*)
+	echo "usage: $0 demo|test|bench" >&2
+	exit 2
+	;;
+esac
