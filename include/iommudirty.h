@@ -145,8 +145,8 @@ IOMMUDIRTY_API int iommudirty_ctx_fd(const struct iommudirty_ctx *ctx);
  * hardware info. The fd stays the caller's; the kernel unbinds when it is
  * closed.
  * Return: 0 and *out, or -EINVAL (NULL, fd < 0), -ENOMEM, or the kernel's
- * error (VFIO_DEVICE_BIND_IOMMUFD: -EBUSY already bound or opened via a
- * group, -ENOTTY not a cdev) or IOMMU_GET_HW_INFO's error. If the bind
+ * error (VFIO_DEVICE_BIND_IOMMUFD: -EINVAL already bound, -EBADF not an
+ * iommufd, -ENOTTY not a cdev) or IOMMU_GET_HW_INFO's error. If the bind
  * fails nothing is bound; if only GET_HW_INFO fails the device stays bound
  * (VFIO unbinds only when the fd is closed): close the fd.
  * Thread-safe. Since: 0.1
