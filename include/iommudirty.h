@@ -214,6 +214,104 @@ IOMMUDIRTY_API int iommudirty_device_hw_info(const struct iommudirty_device *dev
 IOMMUDIRTY_API int iommudirty_device_dirty_capable(const struct iommudirty_device *dev);
 
 /* ------------------------------------------------------------------------ */
+/* Capabilities: why an IOMMU can or cannot track dirty pages              */
+
+enum iommudirty_vendor {
+	IOMMUDIRTY_VENDOR_UNKNOWN = 0,
+	IOMMUDIRTY_VENDOR_INTEL_VTD = 1,
+	IOMMUDIRTY_VENDOR_AMD_VI = 2,
+	IOMMUDIRTY_VENDOR_ARM_SMMUV3 = 3,
+	IOMMUDIRTY_VENDOR_SELFTEST = 4, /* the kernel's selftest mock IOMMU */
+};
+
+/*
+ * Stable reason codes: values never change meaning and are never reused.
+ * iommudirty_reason_str() gives one line of human text for each.
+ */
+enum iommudirty_reason {
+	IOMMUDIRTY_REASON_NONE = 0,
+	/* generic */
+	IOMMUDIRTY_REASON_KERNEL_NO_CAP = 1,     /* the kernel's capability bit is 0 */
+	IOMMUDIRTY_REASON_UNKNOWN_VENDOR = 2,    /* hw_info type not decoded */
+	IOMMUDIRTY_REASON_NO_VENDOR_DATA = 3,    /* the kernel reports no registers */
+	IOMMUDIRTY_REASON_SHORT_VENDOR_DATA = 4, /* fewer bytes than the layout */
+	IOMMUDIRTY_REASON_DECODE_DISAGREES = 5,  /* registers and kernel bit differ */
+	/* Intel VT-d */
+	IOMMUDIRTY_REASON_VTD_NO_SMTS = 100,     /* no scalable-mode translation */
+	IOMMUDIRTY_REASON_VTD_NO_SLTS = 101,     /* no second-stage translation */
+	IOMMUDIRTY_REASON_VTD_NO_SLADS = 102,    /* no second-stage A/D bits */
+	IOMMUDIRTY_REASON_VTD_NO_SMPWC = 103,    /* no scalable-mode page-walk coherency */
+	IOMMUDIRTY_REASON_VTD_LEGACY_MODE = 104, /* scalable mode not in use */
+	IOMMUDIRTY_REASON_VTD_ERRATUM_772415 = 105, /* SPR17 erratum flagged */
+	/* AMD-Vi */
+	IOMMUDIRTY_REASON_AMD_NO_HDSUP = 200,    /* EFR.HDSup = 0 */
+	/* ARM SMMUv3 */
+	IOMMUDIRTY_REASON_SMMUV3_NO_HTTU_DIRTY = 300, /* IDR0.HTTU lacks dirty */
+	IOMMUDIRTY_REASON_SMMUV3_NOT_COHERENT = 301,  /* IDR0.COHACC = 0 */
+	IOMMUDIRTY_REASON_SMMUV3_NO_STAGE1 = 302,     /* IDR0.S1P = 0 */
+	/* selftest mock */
+	IOMMUDIRTY_REASON_MOCK_NO_DIRTY = 400,   /* device made with NO_DIRTY */
+};
+
+/* Constraints a tracker must respect even when dirty tracking works. */
+#define IOMMUDIRTY_CONSTRAINT_SECOND_STAGE_ONLY (1u << 0) /* VT-d: not first-stage */
+#define IOMMUDIRTY_CONSTRAINT_STAGE1_ONLY (1u << 1)  /* SMMUv3: a nesting parent (S2) cannot track */
+#define IOMMUDIRTY_CONSTRAINT_NO_PASID (1u << 2)     /* AMD: PASID needs v2 tables, which cannot track; VT-d: no PASID attach of a dirty domain */
+#define IOMMUDIRTY_CONSTRAINT_V1_TABLES (1u << 3)    /* AMD: v1 page tables only */
+
+#define IOMMUDIRTY_CAPS_MAX_REASONS 16
+
+struct iommudirty_caps {
+	size_t sz;
+	uint32_t vendor;        /* enum iommudirty_vendor */
+	int32_t dirty;          /* 1 yes, 0 no (the kernel's bit decides) */
+	uint32_t nr_reasons;    /* valid entries in reasons[] */
+	uint32_t reasons[IOMMUDIRTY_CAPS_MAX_REASONS]; /* enum iommudirty_reason */
+	uint32_t constraints;   /* IOMMUDIRTY_CONSTRAINT_* */
+	uint32_t __reserved;
+	/* IO page sizes the registers advertise, 0 if they do not say. */
+	uint64_t pgsize_bitmap;
+	/* What the registers alone say: 1 yes, 0 no, -1 cannot tell. */
+	int32_t decoded_dirty;
+	uint32_t __reserved2;
+};
+
+/**
+ * iommudirty_decode_hw_info() - decode IOMMU_GET_HW_INFO output into a
+ * capability report. Pure: no kernel call, any input is safe.
+ * @type: out_data_type. @data, @len: the vendor data. @kernel_caps: the
+ * kernel's out_capabilities (authoritative for caps->dirty).
+ * Return: 0, or -EINVAL (caps NULL or caps->sz too small, data NULL with
+ * len > 0). Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_decode_hw_info(uint32_t type, const void *data,
+					     uint32_t len, uint64_t kernel_caps,
+					     struct iommudirty_caps *caps);
+
+/**
+ * iommudirty_device_caps() - the capability report of a bound device's
+ * IOMMU, from the hardware info read at bind. Use it to learn why
+ * iommudirty_tracker_attach() said -EOPNOTSUPP.
+ * Return: 0, or -EINVAL (NULL, caps->sz too small). Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_device_caps(const struct iommudirty_device *dev,
+					  struct iommudirty_caps *caps);
+
+/**
+ * iommudirty_reason_str() - one line of human text for a reason code.
+ * Return: a static string; "unknown reason" for codes this version does
+ * not know. Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API const char *iommudirty_reason_str(uint32_t reason);
+
+/**
+ * iommudirty_vendor_str() - the vendor's name ("Intel VT-d", ...).
+ * Return: a static string; "unknown" for unknown values. Thread-safe.
+ * Since: 0.1
+ */
+IOMMUDIRTY_API const char *iommudirty_vendor_str(uint32_t vendor);
+
+/* ------------------------------------------------------------------------ */
 /* Trackers                                                                 */
 
 /* Adopt opts.ioas_id (the VMM's IOAS, with its existing mappings) instead of

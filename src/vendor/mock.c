@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* placeholder: the mock decoder is being written */
+#include "vendor/vendor.h"
+
+static void decode(const void *data, uint32_t len, struct iommudirty_caps *caps)
+{
+	(void)data;
+	(void)len;
+	(void)caps;
+}
+const struct vendor_ops vendor_mock = { IOMMUDIRTY_VENDOR_SELFTEST, IOMMUDIRTY_HW_INFO_SELFTEST, decode };

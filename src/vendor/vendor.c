@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The vendor layer: pick the decoder for a hw_info type, then reconcile
+ * what the registers say with the kernel's capability bit, which wins. */
+#include "vendor/vendor.h"
+
+static const struct vendor_ops *const vendors[] = {
+	&vendor_vtd, &vendor_amd, &vendor_smmuv3, &vendor_mock,
+};
+
+void caps_add_reason(struct iommudirty_caps *caps, uint32_t reason)
+{
+	for (uint32_t i = 0; i < caps->nr_reasons; i++)
+		if (caps->reasons[i] == reason)
+			return;
+	if (caps->nr_reasons < IOMMUDIRTY_CAPS_MAX_REASONS)
+		caps->reasons[caps->nr_reasons++] = reason;
+}
+
+IOMMUDIRTY_API int iommudirty_decode_hw_info(uint32_t type, const void *data,
+					     uint32_t len, uint64_t kernel_caps,
+					     struct iommudirty_caps *caps)
+{
+	const struct vendor_ops *ops = NULL;
+
+	if (!caps || caps->sz < sizeof(*caps) || (!data && len))
+		return ret_err(-EINVAL);
+	memset(caps, 0, sizeof(*caps));
+	caps->sz = sizeof(*caps);
+	caps->decoded_dirty = -1;
+	caps->dirty = !!(kernel_caps & IOMMUDIRTY_HW_CAP_DIRTY_TRACKING);
+	for (size_t i = 0; i < ARRAY_SIZE(vendors); i++)
+		if (vendors[i]->hw_info_type == type && type != IOMMUDIRTY_HW_INFO_NONE)
+			ops = vendors[i];
+	if (ops) {
+		caps->vendor = ops->vendor;
+		ops->decode(data, len, caps);
+	} else if (type == IOMMUDIRTY_HW_INFO_NONE) {
+		caps_add_reason(caps, IOMMUDIRTY_REASON_NO_VENDOR_DATA);
+	} else {
+		caps_add_reason(caps, IOMMUDIRTY_REASON_UNKNOWN_VENDOR);
+	}
+	if (!caps->dirty)
+		caps_add_reason(caps, IOMMUDIRTY_REASON_KERNEL_NO_CAP);
+	if (caps->decoded_dirty >= 0 && caps->decoded_dirty != caps->dirty)
+		caps_add_reason(caps, IOMMUDIRTY_REASON_DECODE_DISAGREES);
+	if (caps->dirty) {
+		/* The kernel's bit is the truth: register reasons that would
+		 * say "no" are kept only as the disagreement above explains. */
+	}
+	return 0;
+}
+
+IOMMUDIRTY_API int iommudirty_device_caps(const struct iommudirty_device *dev,
+					  struct iommudirty_caps *caps)
+{
+	if (!dev)
+		return ret_err(-EINVAL);
+	return iommudirty_decode_hw_info(dev->hw.type, dev->hw.data, dev->hw.data_len,
+					 dev->hw.capabilities, caps);
+}
+
+IOMMUDIRTY_API const char *iommudirty_vendor_str(uint32_t vendor)
+{
+	switch (vendor) {
+	case IOMMUDIRTY_VENDOR_INTEL_VTD: return "Intel VT-d";
+	case IOMMUDIRTY_VENDOR_AMD_VI: return "AMD-Vi";
+	case IOMMUDIRTY_VENDOR_ARM_SMMUV3: return "ARM SMMUv3";
+	case IOMMUDIRTY_VENDOR_SELFTEST: return "selftest mock IOMMU";
+	default: return "unknown";
+	}
+}
+
+IOMMUDIRTY_API const char *iommudirty_reason_str(uint32_t reason)
+{
+	switch (reason) {
+	case IOMMUDIRTY_REASON_NONE: return "no reason";
+	case IOMMUDIRTY_REASON_KERNEL_NO_CAP: return "kernel: IOMMU_HW_CAP_DIRTY_TRACKING=0: this IOMMU cannot track dirty pages";
+	case IOMMUDIRTY_REASON_UNKNOWN_VENDOR: return "unknown IOMMU vendor: only the kernel's capability bit is known";
+	case IOMMUDIRTY_REASON_NO_VENDOR_DATA: return "the kernel reports no IOMMU registers for this device";
+	case IOMMUDIRTY_REASON_SHORT_VENDOR_DATA: return "the kernel reported fewer register bytes than the vendor layout";
+	case IOMMUDIRTY_REASON_DECODE_DISAGREES: return "the registers and the kernel's capability bit disagree: the kernel's bit wins";
+	case IOMMUDIRTY_REASON_VTD_NO_SMTS: return "VT-d: ECAP.SMTS=0: no scalable-mode translation";
+	case IOMMUDIRTY_REASON_VTD_NO_SLTS: return "VT-d: ECAP.SLTS=0: no second-stage translation";
+	case IOMMUDIRTY_REASON_VTD_NO_SLADS: return "VT-d: ECAP.SLADS=0: no second-stage access/dirty bits";
+	case IOMMUDIRTY_REASON_VTD_NO_SMPWC: return "VT-d: ECAP.SMPWC=0: no scalable-mode page-walk coherency";
+	case IOMMUDIRTY_REASON_VTD_LEGACY_MODE: return "VT-d: scalable mode not in use (legacy mode): boot with intel_iommu=sm_on";
+	case IOMMUDIRTY_REASON_VTD_ERRATUM_772415: return "VT-d: erratum 772415 (SPR17) flagged by the kernel";
+	case IOMMUDIRTY_REASON_AMD_NO_HDSUP: return "AMD-Vi: EFR.HDSup=0: no hardware dirty bit support";
+	case IOMMUDIRTY_REASON_SMMUV3_NO_HTTU_DIRTY: return "SMMUv3: IDR0.HTTU has no dirty-state update";
+	case IOMMUDIRTY_REASON_SMMUV3_NOT_COHERENT: return "SMMUv3: IDR0.COHACC=0: table walks are not coherent";
+	case IOMMUDIRTY_REASON_SMMUV3_NO_STAGE1: return "SMMUv3: IDR0.S1P=0: no stage 1, the only stage that can track";
+	case IOMMUDIRTY_REASON_MOCK_NO_DIRTY: return "mock IOMMU: device created with MOCK_FLAGS_DEVICE_NO_DIRTY";
+	default: return "unknown reason";
+	}
+}
