@@ -688,6 +688,62 @@ static int t_two_hwpts(struct kbed_env *e)
 	return 0;
 }
 
+/* The IOAS takes the device's aperture and IO page: IOVA_RANGES, maps
+ * outside it, overlapping maps, unmaps that cut a mapping. */
+static int t_ioas_rules(struct kbed_env *e)
+{
+	struct uapi_iova_range r[4];
+	struct uapi_ioas_iova_ranges q = { .size = sizeof(q) };
+	void *p;
+
+	if (setup_mapped(e, 128 * KiB))
+		return -1;
+	q.ioas_id = e->ioas;
+	q.num_iovas = 4;
+	q.allowed_iovas = (uintptr_t)r;
+	OK(e->b->ops->ioctl(e->b, IOMMU_IOAS_IOVA_RANGES, &q));
+	CHECK(q.num_iovas == 1 && r[0].start == KBED_APERTURE_START &&
+	      r[0].last == KBED_APERTURE_LAST,
+	      "%u ranges, first [%#llx, %#llx]", q.num_iovas,
+	      (unsigned long long)r[0].start, (unsigned long long)r[0].last);
+	CHECK(q.out_iova_alignment == IOP, "alignment %llu",
+	      (unsigned long long)q.out_iova_alignment);
+	q.num_iovas = 0;
+	EXPECT_RC(e->b->ops->ioctl(e->b, IOMMU_IOAS_IOVA_RANGES, &q), -EMSGSIZE);
+	CHECK(q.num_iovas == 1, "num_iovas %u after EMSGSIZE", q.num_iovas);
+
+	p = mem(e, 128 * KiB, false);
+	CHECK(p, "no memory");
+	EXPECT_RC(map(e, p, 64 * KiB, B + 64 * KiB), -EEXIST);
+	EXPECT_RC(map(e, p, 64 * KiB, B + IOP / 2), -EINVAL);
+	EXPECT_RC(unmap(e, B, 64 * KiB), -ENOENT);
+	EXPECT_RC(unmap(e, B + 1 * MiB, 64 * KiB), -ENOENT);
+	{
+		struct uapi_ioas_unmap u = {
+			.size = sizeof(u), .ioas_id = e->ioas, .iova = B - 64 * KiB,
+			.length = 1 * MiB,
+		};
+		OK(e->b->ops->ioctl(e->b, IOMMU_IOAS_UNMAP, &u));
+		CHECK(u.length == 128 * KiB, "unmapped %llu bytes",
+		      (unsigned long long)u.length);
+	}
+	return 0;
+}
+
+/* IOVA outside the attached domain's aperture is reserved: -EINVAL. */
+static int t_map_outside_aperture(struct kbed_env *e)
+{
+	void *p;
+
+	if (setup_mapped(e, 64 * KiB))
+		return -1;
+	p = mem(e, 64 * KiB, false);
+	CHECK(p, "no memory");
+	EXPECT_RC(map(e, p, 64 * KiB, B - 64 * KiB), -EINVAL);
+	EXPECT_RC(map(e, p, 64 * KiB, KBED_APERTURE_LAST + 1 - 32 * KiB), -EINVAL);
+	return 0;
+}
+
 /* Mapping into a dirty HWPT that is tracking starts clean. */
 static int t_map_clean(struct kbed_env *e)
 {
@@ -726,6 +782,8 @@ const struct kbed_test kbed_traps[] = {
 	{ "no_dirty_device", t_no_dirty_device },
 	{ "two_hwpts_and_move", t_two_hwpts },
 	{ "adjacent_maps_clean", t_map_clean },
+	{ "ioas_rules", t_ioas_rules },
+	{ "map_outside_aperture", t_map_outside_aperture },
 	{ NULL, NULL },
 };
 
