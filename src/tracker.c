@@ -323,10 +323,32 @@ IOMMUDIRTY_API int iommudirty_tracker_started(const struct iommudirty_tracker *t
 static int check_can_track(struct iommudirty_tracker *t,
 			   const struct iommudirty_device *dev)
 {
+	IOMMUDIRTY_OPTS(iommudirty_caps, caps);
+	char why[400] = "";
+	size_t n = 0;
+
 	if (dev->hw.capabilities & IOMMUDIRTY_HW_CAP_DIRTY_TRACKING)
 		return 0;
-	log_err(t->ctx, "device %u: its IOMMU (hw_info type %#x) reports no dirty "
-		"tracking capability", dev->dev_id, dev->hw.type);
+	if (iommudirty_device_caps(dev, &caps))
+		caps.nr_reasons = 0;
+	/* Every reason on the one line: a caller keeping only the last
+	 * message still learns all of them. */
+	for (uint32_t i = 0; i < caps.nr_reasons; i++) {
+		const char *r = iommudirty_reason_str(caps.reasons[i]);
+		size_t len = strlen(r);
+
+		if (n + len + 3 > sizeof(why))
+			break;
+		if (i) {
+			memcpy(why + n, "; ", 2);
+			n += 2;
+		}
+		memcpy(why + n, r, len + 1);
+		n += len;
+	}
+	log_err(t->ctx, "device %u: its IOMMU (%s, hw_info type %#x) cannot "
+		"track dirty pages: %s", dev->dev_id,
+		iommudirty_vendor_str(caps.vendor), dev->hw.type, why);
 	return -EOPNOTSUPP;
 }
 
