@@ -96,6 +96,9 @@ IOMMUDIRTY_API int iommudirty_set_log_fn(struct iommudirty_ctx *ctx,
 /* Adopt opts.iommufd instead of opening a path. The fd stays the caller's:
  * the library never closes it. */
 #define IOMMUDIRTY_CTX_ADOPT_FD (1u << 0)
+/* Create the context even when /dev/iommu does not exist (ENOENT): it can
+ * then only make type1 trackers, and iommufd calls fail with -ENODEV. */
+#define IOMMUDIRTY_CTX_IOMMUFD_OPTIONAL (1u << 1)
 
 struct iommudirty_ctx_opts {
 	size_t sz;
@@ -131,7 +134,8 @@ IOMMUDIRTY_API void iommudirty_ctx_free(struct iommudirty_ctx *ctx);
 
 /**
  * iommudirty_ctx_fd() - the iommufd (owned or adopted); for raw ioctls the
- * VMM wants to issue itself. Return: fd >= 0, or -EINVAL if ctx is NULL.
+ * VMM wants to issue itself. Return: fd >= 0, -EINVAL if ctx is NULL, or
+ * -ENODEV if the context has no iommufd (IOMMUDIRTY_CTX_IOMMUFD_OPTIONAL).
  * Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_ctx_fd(const struct iommudirty_ctx *ctx);
@@ -251,6 +255,17 @@ enum iommudirty_reason {
 	IOMMUDIRTY_REASON_SMMUV3_NO_STAGE1 = 302,     /* IDR0.S1P = 0 */
 	/* selftest mock */
 	IOMMUDIRTY_REASON_MOCK_NO_DIRTY = 400,   /* device made with NO_DIRTY */
+	/* backend choice (iommudirty_tracker_info) */
+	IOMMUDIRTY_REASON_NO_IOMMUFD = 500,          /* no /dev/iommu */
+	IOMMUDIRTY_REASON_NO_VFIO_CDEV = 501,        /* a device has no VFIO cdev */
+	IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK = 502, /* a device's IOMMU cannot track */
+	IOMMUDIRTY_REASON_IOMMUFD_FAILED = 503,      /* an iommufd call failed */
+	IOMMUDIRTY_REASON_NO_TYPE1_CONTAINER = 510,  /* no /dev/vfio/vfio */
+	IOMMUDIRTY_REASON_NO_TYPE1V2 = 511,          /* container lacks TYPE1v2 */
+	IOMMUDIRTY_REASON_GROUP_NOT_VIABLE = 512,    /* a device's group is not viable */
+	IOMMUDIRTY_REASON_TYPE1_NO_MIGRATION = 513,  /* no CAP_MIGRATION: no dirty ioctls */
+	IOMMUDIRTY_REASON_TYPE1_FAILED = 514,        /* a type1 call failed */
+	IOMMUDIRTY_REASON_TYPE1_CONSERVATIVE = 515,  /* type1 reports every mapped page dirty */
 };
 
 /* Constraints a tracker must respect even when dirty tracking works. */
@@ -317,6 +332,33 @@ IOMMUDIRTY_API const char *iommudirty_vendor_str(uint32_t vendor);
 /* Adopt opts.ioas_id (the VMM's IOAS, with its existing mappings) instead of
  * allocating one. The library never destroys an adopted IOAS. */
 #define IOMMUDIRTY_TRACKER_ADOPT_IOAS (1u << 0)
+/* Adopt opts.type1_container_fd: a VFIO type1 container the VMM set up
+ * (groups added, VFIO_SET_IOMMU done). The library never closes it. Implies
+ * IOMMUDIRTY_BACKEND_TYPE1. */
+#define IOMMUDIRTY_TRACKER_ADOPT_CONTAINER (1u << 1)
+
+enum iommudirty_backend {
+	IOMMUDIRTY_BACKEND_AUTO = 0,    /* choose; see iommudirty_tracker_new() */
+	IOMMUDIRTY_BACKEND_IOMMUFD = 1, /* iommufd HWPT dirty tracking: precise */
+	IOMMUDIRTY_BACKEND_TYPE1 = 2,   /* legacy VFIO type1: conservative */
+};
+
+#define IOMMUDIRTY_INFO_MAX_REASONS 32
+
+struct iommudirty_tracker_info {
+	size_t sz;
+	uint32_t backend;       /* enum iommudirty_backend in use */
+	/* 1: hardware dirty bits. 0: conservative: every mapped page is
+	 * reported dirty on every read (type1), so pre-copy cannot converge. */
+	int32_t precise;
+	uint32_t nr_reasons;
+	/* Why the other backend was rejected (auto mode), or why creation
+	 * failed; enum iommudirty_reason, device details included. */
+	uint32_t reasons[IOMMUDIRTY_INFO_MAX_REASONS];
+	uint32_t __reserved;
+	uint64_t type1_pgsize;           /* the only page size type1 reads at */
+	uint64_t type1_max_bitmap_bytes; /* per type1 call; larger reads are chunked */
+};
 
 struct iommudirty_tracker_opts {
 	size_t sz;
@@ -324,18 +366,42 @@ struct iommudirty_tracker_opts {
 	uint32_t ioas_id;       /* with IOMMUDIRTY_TRACKER_ADOPT_IOAS */
 	uint32_t __reserved;    /* must be 0 */
 	/* Largest IO page size the IOMMU may use for these mappings (a power of
-	 * two, >= 4096). 0: 1 GiB. Read-and-clear never splits a kernel read
-	 * inside a window of this size, because clearing a huge IOPTE through
-	 * a partial read would lose the rest of its dirty pages. */
+	 * two, >= 4096). 0: 1 GiB. No kernel read starts or ends inside a
+	 * window of this size unless a mapping does: clearing part of a huge
+	 * IOPTE would lose the rest of its dirty pages, and the kernel writes a
+	 * partly read IOPTE's bits past the end of the bitmap. */
 	uint64_t max_io_page;
+	uint32_t backend;       /* enum iommudirty_backend; 0: AUTO */
+	int type1_container_fd; /* with IOMMUDIRTY_TRACKER_ADOPT_CONTAINER */
+	/* PCI devices ("0000:03:00.1") bound to vfio-pci (or a variant) that
+	 * the library opens and attaches itself, through the chosen backend:
+	 * as /dev/vfio/devices/vfioN (iommufd) or through their group
+	 * (type1). iommudirty_tracker_device_fd() gives their fds. */
+	const char *const *pci_devices;
+	uint32_t nr_pci_devices;
+	uint32_t __reserved2;   /* must be 0 */
+	/* If not NULL (with its sz set), filled with the choice and the
+	 * reasons, also when creation fails. */
+	struct iommudirty_tracker_info *info;
 };
 
 /**
- * iommudirty_tracker_new() - allocate an IOAS (or adopt one) as a tracker.
- * Mappings already present in an adopted IOAS are not known to the tracker;
- * declare them with iommudirty_tracker_adopt_mapping().
- * Return: 0 and *out; -EINVAL (NULL, unknown flags, reserved != 0, bad
- * max_io_page), -ENOMEM, or IOMMU_IOAS_ALLOC's error.
+ * iommudirty_tracker_new() - make a tracker: an IOAS (allocated or adopted)
+ * on iommufd, or a type1 container (opened or adopted).
+ * Backend choice: IOMMUDIRTY_BACKEND_IOMMUFD and _TYPE1 force one.
+ * AUTO picks iommufd when the context has an iommufd and every device in
+ * opts.pci_devices has a VFIO cdev and an IOMMU that can track; otherwise
+ * type1 when a TYPE1v2 container with dirty tracking (CAP_MIGRATION) can be
+ * set up for them; otherwise it fails with every reason (opts.info, and
+ * the log). AUTO with no pci_devices means iommufd.
+ * Mappings already present in an adopted IOAS or container are not known
+ * to the tracker; declare them with iommudirty_tracker_adopt_mapping().
+ * Return: 0 and *out; -EINVAL (NULL, unknown flags or backend, reserved !=
+ * 0, bad max_io_page, ADOPT_CONTAINER with ADOPT_IOAS or a negative fd,
+ * pci_devices NULL with nr > 0), -ENODEV (iommufd forced, context has
+ * none), -EOPNOTSUPP (no backend can track: see opts.info), -ENOENT (no
+ * such PCI device or node), -ENOMEM, or the kernel's error. On failure
+ * nothing the call opened or created is left behind.
  * Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
@@ -352,8 +418,29 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
 IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t);
 
 /** iommudirty_tracker_ioas_id() - the IOAS the tracker maps into.
- * Return: its id, or 0 if t is NULL. Thread-safe. Since: 0.1 */
+ * Return: its id, or 0 if t is NULL or the tracker uses type1.
+ * Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API uint32_t iommudirty_tracker_ioas_id(const struct iommudirty_tracker *t);
+
+/**
+ * iommudirty_tracker_info() - the backend in use, whether its dirty data is
+ * precise, and why the other backend was rejected.
+ * @info: caller's struct with sz set; filled up to min(sz, ours).
+ * Return: 0, or -EINVAL (NULL, sz too small). Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_info(struct iommudirty_tracker *t,
+					   struct iommudirty_tracker_info *info);
+
+/**
+ * iommudirty_tracker_device_fd() - the VFIO device fd of
+ * opts.pci_devices[index], opened by the library (a cdev fd on iommufd, a
+ * group's device fd on type1), for the VMM's own VFIO calls (regions,
+ * interrupts). The tracker owns it: do not close it.
+ * Return: the fd, or -EINVAL (t NULL), -ENOENT (index out of range).
+ * Thread-safe. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_device_fd(struct iommudirty_tracker *t,
+						unsigned int index);
 
 /**
  * iommudirty_tracker_hwpt_ids() - the HWPT ids the tracker reads (owned and
@@ -540,6 +627,9 @@ IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
  * range after the read started and before the unmap finished may be missing
  * (it may also land in memory). Quiesce the device's DMA to the range first,
  * or use the atomic variant (IOMMUDIRTY_UNMAP_ATOMIC) when it exists.
+ * On type1 the kernel reads and unmaps under one lock (VFIO_IOMMU_UNMAP_DMA
+ * with GET_DIRTY_BITMAP), so nothing is missed there, and as everywhere on
+ * type1 every page is reported dirty.
  * Arguments and bitmap as iommudirty_tracker_read(); the tracker must be
  * started.
  * Return: 0; the errors of read and unmap; -EOPNOTSUPP for
@@ -608,9 +698,21 @@ IOMMUDIRTY_API int64_t iommudirty_bitmap_count(const uint64_t *bitmap,
  * mean something to the sim: release them with iommudirty_sim_close().
  */
 
+/* Kernel configurations the sim can pretend to have. */
+#define IOMMUDIRTY_SIM_NO_IOMMUFD (1u << 0) /* no /dev/iommu (CONFIG_IOMMUFD=n) */
+#define IOMMUDIRTY_SIM_NO_TYPE1 (1u << 1)   /* no /dev/vfio/vfio */
+#define IOMMUDIRTY_SIM_NO_CDEV (1u << 2)    /* no VFIO cdevs (CONFIG_VFIO_DEVICE_CDEV=n) */
+/* /dev/vfio/vfio is iommufd's compat container: TYPE1v2 but no
+ * CAP_MIGRATION and no dirty ioctls. */
+#define IOMMUDIRTY_SIM_TYPE1_COMPAT (1u << 3)
+
 struct iommudirty_sim_opts {
 	size_t sz;
-	unsigned int flags; /* must be 0 */
+	unsigned int flags;  /* IOMMUDIRTY_SIM_* */
+	uint32_t __reserved; /* must be 0 */
+	/* Type1's per-call bitmap limit (CAP_MIGRATION max_dirty_bitmap_size),
+	 * bytes; 0: the kernel's 256 MiB. Small values test chunking. */
+	uint64_t type1_max_bitmap;
 };
 
 /** iommudirty_sim_new() - a new simulated kernel, with no IOMMU yet.
@@ -651,6 +753,16 @@ IOMMUDIRTY_API int iommudirty_sim_add_iommu(struct iommudirty_sim *sim,
 IOMMUDIRTY_API int iommudirty_sim_add_device(struct iommudirty_sim *sim,
 					     int iommu);
 
+/**
+ * iommudirty_sim_device_bdf() - the PCI address of sim device @device, as
+ * it appears in the sim's /sys/bus/pci/devices (bound to vfio-pci, its own
+ * IOMMU group, its cdev under vfio-dev/).
+ * Return: 0 with buf filled, -EINVAL (no such device), -ERANGE (len too
+ * small: 13 bytes are enough). Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_sim_device_bdf(struct iommudirty_sim *sim,
+					     int device, char *buf, size_t len);
+
 /** iommudirty_sim_open_device() - open the device's VFIO cdev, as
  * open("/dev/vfio/devices/vfioN") would.
  * Return: an fd, or -EINVAL (no such device), -EBUSY (already open), or
@@ -677,7 +789,9 @@ IOMMUDIRTY_API int iommudirty_sim_ioctl(struct iommudirty_sim *sim, int fd,
  * iommudirty_sim_dma_write() - device @device writes [iova, iova+length)
  * through its current attachment: translate, set the dirty bit of each IO
  * page if its HWPT tracks, and copy @data (if not NULL) into the mapped
- * memory. Callable from any thread, during any other call.
+ * memory. A device opened through its IOMMU group writes through its type1
+ * container instead (type1 has no dirty bits). Callable from any thread,
+ * during any other call.
  * Return: 0; -EINVAL (no such device, length 0), -ENODEV (not attached),
  * -EFAULT (a page is unmapped or not writable: an IOMMU fault, nothing
  * written). Since: 0.1
@@ -698,7 +812,9 @@ struct iommudirty_sim_stats {
 	size_t sz;
 	uint64_t calls;        /* opens + ioctls so far */
 	uint64_t ioctls;       /* ioctls so far */
-	uint64_t dirty_reads;  /* IOMMU_HWPT_GET_DIRTY_BITMAP calls so far */
+	/* IOMMU_HWPT_GET_DIRTY_BITMAP, type1 GET_BITMAP and unmap-with-bitmap
+	 * calls so far */
+	uint64_t dirty_reads;
 	uint64_t open_fds;     /* fds handed out and not closed */
 	uint64_t objects;      /* live iommufd objects, all iommufds */
 };

@@ -7,10 +7,19 @@
 #ifndef IOMMUDIRTY_SYS_H
 #define IOMMUDIRTY_SYS_H
 
+#include <stddef.h>
+
 struct iommudirty_sys_ops {
 	int (*open)(void *priv, const char *path, int flags);
 	int (*close)(void *priv, int fd);
 	int (*ioctl)(void *priv, int fd, unsigned long request, void *arg);
+	/* readlink(2): the target's length (NUL-terminated, truncated to
+	 * len - 1), or -errno. */
+	int (*readlink)(void *priv, const char *path, char *buf, size_t len);
+	/* The index-th entry of a directory (no "." or ".."), NUL-terminated
+	 * in buf: 0, -ENOENT past the last entry or no such directory. */
+	int (*dir_entry)(void *priv, const char *path, unsigned int index,
+			 char *buf, size_t len);
 };
 
 extern const struct iommudirty_sys_ops iommudirty_sys_real;

@@ -171,6 +171,127 @@ struct uapi_vfio_detach_pt {
 	uint32_t flags;
 };
 
+/* VFIO type1 container and groups (legacy VFIO). */
+#define VFIO_API_VERSION 0
+#define VFIO_TYPE1v2_IOMMU 3
+#define VFIO_GET_API_VERSION UAPI_IO(VFIO_TYPE, VFIO_BASE + 0)
+#define VFIO_CHECK_EXTENSION UAPI_IO(VFIO_TYPE, VFIO_BASE + 1)
+#define VFIO_SET_IOMMU UAPI_IO(VFIO_TYPE, VFIO_BASE + 2)
+#define VFIO_GROUP_GET_STATUS UAPI_IO(VFIO_TYPE, VFIO_BASE + 3)
+#define VFIO_GROUP_SET_CONTAINER UAPI_IO(VFIO_TYPE, VFIO_BASE + 4)
+#define VFIO_GROUP_UNSET_CONTAINER UAPI_IO(VFIO_TYPE, VFIO_BASE + 5)
+#define VFIO_GROUP_GET_DEVICE_FD UAPI_IO(VFIO_TYPE, VFIO_BASE + 6)
+#define VFIO_IOMMU_GET_INFO UAPI_IO(VFIO_TYPE, VFIO_BASE + 12)
+#define VFIO_IOMMU_MAP_DMA UAPI_IO(VFIO_TYPE, VFIO_BASE + 13)
+#define VFIO_IOMMU_UNMAP_DMA UAPI_IO(VFIO_TYPE, VFIO_BASE + 14)
+/* The same number as VFIO_DEVICE_FEATURE: container fd vs device fd. */
+#define VFIO_IOMMU_DIRTY_PAGES UAPI_IO(VFIO_TYPE, VFIO_BASE + 17)
+
+_Static_assert(VFIO_CHECK_EXTENSION == 0x3b65, "ioctl number");
+_Static_assert(VFIO_IOMMU_UNMAP_DMA == 0x3b72, "ioctl number");
+_Static_assert(VFIO_IOMMU_DIRTY_PAGES == 0x3b75, "ioctl number");
+
+#define UAPI_VFIO_GROUP_FLAGS_VIABLE (1u << 0)
+#define UAPI_VFIO_GROUP_FLAGS_CONTAINER_SET (1u << 1)
+
+struct uapi_vfio_group_status {
+	uint32_t argsz;
+	uint32_t flags;
+};
+
+struct uapi_vfio_info_cap_header {
+	uint16_t id;
+	uint16_t version;
+	uint32_t next; /* offset of the next capability from the struct start, 0: last */
+};
+
+#define UAPI_VFIO_IOMMU_INFO_PGSIZES (1u << 0)
+#define UAPI_VFIO_IOMMU_INFO_CAPS (1u << 1)
+
+struct uapi_vfio_iommu_type1_info {
+	uint32_t argsz;
+	uint32_t flags;
+	UAPI_ALIGNED_U64 iova_pgsizes;
+	uint32_t cap_offset;
+	uint32_t pad;
+};
+
+#define UAPI_VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE 1
+#define UAPI_VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION 2
+
+struct uapi_vfio_iova_range {
+	uint64_t start;
+	uint64_t end; /* inclusive */
+};
+
+struct uapi_vfio_cap_iova_range {
+	struct uapi_vfio_info_cap_header header;
+	uint32_t nr_iovas;
+	uint32_t reserved;
+	struct uapi_vfio_iova_range iova_ranges[];
+};
+
+struct uapi_vfio_cap_migration {
+	struct uapi_vfio_info_cap_header header;
+	uint32_t flags;
+	uint64_t pgsize_bitmap;
+	uint64_t max_dirty_bitmap_size; /* bytes */
+};
+
+#define UAPI_VFIO_DMA_MAP_FLAG_READ (1u << 0)
+#define UAPI_VFIO_DMA_MAP_FLAG_WRITE (1u << 1)
+
+struct uapi_vfio_dma_map {
+	uint32_t argsz;
+	uint32_t flags;
+	uint64_t vaddr;
+	uint64_t iova;
+	uint64_t size;
+};
+
+struct uapi_vfio_bitmap {
+	uint64_t pgsize;
+	uint64_t size; /* bytes */
+	uint64_t data; /* user pointer */
+};
+
+#define UAPI_VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP (1u << 0)
+#define UAPI_VFIO_DMA_UNMAP_FLAG_ALL (1u << 1)
+
+struct uapi_vfio_dma_unmap {
+	uint32_t argsz;
+	uint32_t flags;
+	uint64_t iova;
+	uint64_t size; /* out: bytes unmapped */
+	/* data[]: a uapi_vfio_bitmap with GET_DIRTY_BITMAP */
+};
+
+struct uapi_vfio_dma_unmap_bitmap {
+	struct uapi_vfio_dma_unmap unmap;
+	struct uapi_vfio_bitmap bitmap;
+};
+
+#define UAPI_VFIO_DIRTY_PAGES_FLAG_START (1u << 0)
+#define UAPI_VFIO_DIRTY_PAGES_FLAG_STOP (1u << 1)
+#define UAPI_VFIO_DIRTY_PAGES_FLAG_GET_BITMAP (1u << 2)
+
+struct uapi_vfio_dirty_bitmap {
+	uint32_t argsz;
+	uint32_t flags;
+	/* data[]: a uapi_vfio_dirty_bitmap_get with GET_BITMAP */
+};
+
+struct uapi_vfio_dirty_bitmap_get {
+	uint64_t iova;
+	uint64_t size;
+	struct uapi_vfio_bitmap bitmap;
+};
+
+struct uapi_vfio_dirty_pages_get {
+	struct uapi_vfio_dirty_bitmap hdr;
+	struct uapi_vfio_dirty_bitmap_get get;
+};
+
 #define UAPI_PIN(type, field, off) \
 	_Static_assert(offsetof(struct type, field) == (off), #type "." #field)
 #define UAPI_SIZE(type, sz) _Static_assert(sizeof(struct type) == (sz), #type)
@@ -229,5 +350,32 @@ UAPI_PIN(uapi_vfio_bind_iommufd, out_devid, 12);
 UAPI_SIZE(uapi_vfio_attach_pt, 12);
 UAPI_PIN(uapi_vfio_attach_pt, pt_id, 8);
 UAPI_SIZE(uapi_vfio_detach_pt, 8);
+
+UAPI_SIZE(uapi_vfio_group_status, 8);
+UAPI_SIZE(uapi_vfio_info_cap_header, 8);
+UAPI_PIN(uapi_vfio_info_cap_header, next, 4);
+UAPI_SIZE(uapi_vfio_iommu_type1_info, 24);
+UAPI_PIN(uapi_vfio_iommu_type1_info, iova_pgsizes, 8);
+UAPI_PIN(uapi_vfio_iommu_type1_info, cap_offset, 16);
+UAPI_SIZE(uapi_vfio_iova_range, 16);
+UAPI_SIZE(uapi_vfio_cap_iova_range, 16);
+UAPI_SIZE(uapi_vfio_cap_migration, 32);
+UAPI_PIN(uapi_vfio_cap_migration, flags, 8);
+UAPI_PIN(uapi_vfio_cap_migration, pgsize_bitmap, 16);
+UAPI_PIN(uapi_vfio_cap_migration, max_dirty_bitmap_size, 24);
+UAPI_SIZE(uapi_vfio_dma_map, 32);
+UAPI_PIN(uapi_vfio_dma_map, vaddr, 8);
+UAPI_PIN(uapi_vfio_dma_map, iova, 16);
+UAPI_PIN(uapi_vfio_dma_map, size, 24);
+UAPI_SIZE(uapi_vfio_bitmap, 24);
+UAPI_PIN(uapi_vfio_bitmap, data, 16);
+UAPI_SIZE(uapi_vfio_dma_unmap, 24);
+UAPI_PIN(uapi_vfio_dma_unmap, iova, 8);
+UAPI_PIN(uapi_vfio_dma_unmap, size, 16);
+UAPI_SIZE(uapi_vfio_dma_unmap_bitmap, 48);
+UAPI_SIZE(uapi_vfio_dirty_bitmap, 8);
+UAPI_SIZE(uapi_vfio_dirty_bitmap_get, 40);
+UAPI_PIN(uapi_vfio_dirty_bitmap_get, bitmap, 16);
+UAPI_SIZE(uapi_vfio_dirty_pages_get, 48);
 
 #endif /* IOMMUDIRTY_UAPI_H */
