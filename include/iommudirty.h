@@ -245,7 +245,12 @@ enum iommudirty_reason {
 	IOMMUDIRTY_REASON_VTD_NO_SLTS = 101,     /* no second-stage translation */
 	IOMMUDIRTY_REASON_VTD_NO_SLADS = 102,    /* no second-stage A/D bits */
 	IOMMUDIRTY_REASON_VTD_NO_SMPWC = 103,    /* no scalable-mode page-walk coherency */
+	/* Inferred: every register allows tracking but the kernel says no;
+	 * the kernel's test also needs scalable mode in use, which no
+	 * register shows. */
 	IOMMUDIRTY_REASON_VTD_LEGACY_MODE = 104, /* scalable mode not in use */
+	/* Never reported as a reason: Linux 6.12 flags it on every VT-d and it
+	 * does not stop tracking (see IOMMUDIRTY_CONSTRAINT_NO_RO_NEST_PARENT). */
 	IOMMUDIRTY_REASON_VTD_ERRATUM_772415 = 105, /* SPR17 erratum flagged */
 	/* AMD-Vi */
 	IOMMUDIRTY_REASON_AMD_NO_HDSUP = 200,    /* EFR.HDSup = 0 */
@@ -253,6 +258,9 @@ enum iommudirty_reason {
 	IOMMUDIRTY_REASON_SMMUV3_NO_HTTU_DIRTY = 300, /* IDR0.HTTU lacks dirty */
 	IOMMUDIRTY_REASON_SMMUV3_NOT_COHERENT = 301,  /* IDR0.COHACC = 0 */
 	IOMMUDIRTY_REASON_SMMUV3_NO_STAGE1 = 302,     /* IDR0.S1P = 0 */
+	/* Inferred: the registers allow tracking but the kernel says no;
+	 * firmware decides coherency and (ACPI) HTTU. */
+	IOMMUDIRTY_REASON_SMMUV3_FIRMWARE = 303,
 	/* selftest mock */
 	IOMMUDIRTY_REASON_MOCK_NO_DIRTY = 400,   /* device made with NO_DIRTY */
 	/* backend choice (iommudirty_tracker_info) */
@@ -273,6 +281,9 @@ enum iommudirty_reason {
 #define IOMMUDIRTY_CONSTRAINT_STAGE1_ONLY (1u << 1)  /* SMMUv3: a nesting parent (S2) cannot track */
 #define IOMMUDIRTY_CONSTRAINT_NO_PASID (1u << 2)     /* AMD: PASID needs v2 tables, which cannot track; VT-d: no PASID attach of a dirty domain */
 #define IOMMUDIRTY_CONSTRAINT_V1_TABLES (1u << 3)    /* AMD: v1 page tables only */
+/* VT-d erratum 772415 (SPR17): a nesting-parent HWPT refuses read-only
+ * mappings. Reported whenever the kernel flags it. */
+#define IOMMUDIRTY_CONSTRAINT_NO_RO_NEST_PARENT (1u << 4)
 
 #define IOMMUDIRTY_CAPS_MAX_REASONS 16
 

@@ -83,12 +83,13 @@ IOMMUDIRTY_API const char *iommudirty_reason_str(uint32_t reason)
 	case IOMMUDIRTY_REASON_VTD_NO_SLTS: return "VT-d: ECAP.SLTS=0: no second-stage translation";
 	case IOMMUDIRTY_REASON_VTD_NO_SLADS: return "VT-d: ECAP.SLADS=0: no second-stage access/dirty bits";
 	case IOMMUDIRTY_REASON_VTD_NO_SMPWC: return "VT-d: ECAP.SMPWC=0: no scalable-mode page-walk coherency";
-	case IOMMUDIRTY_REASON_VTD_LEGACY_MODE: return "VT-d: scalable mode not in use (legacy mode): boot with intel_iommu=sm_on";
+	case IOMMUDIRTY_REASON_VTD_LEGACY_MODE: return "VT-d: scalable mode not in use (legacy mode; inferred): boot with intel_iommu=sm_on";
 	case IOMMUDIRTY_REASON_VTD_ERRATUM_772415: return "VT-d: erratum 772415 (SPR17) flagged by the kernel";
 	case IOMMUDIRTY_REASON_AMD_NO_HDSUP: return "AMD-Vi: EFR.HDSup=0: no hardware dirty bit support";
 	case IOMMUDIRTY_REASON_SMMUV3_NO_HTTU_DIRTY: return "SMMUv3: IDR0.HTTU has no dirty-state update";
 	case IOMMUDIRTY_REASON_SMMUV3_NOT_COHERENT: return "SMMUv3: IDR0.COHACC=0: table walks are not coherent";
 	case IOMMUDIRTY_REASON_SMMUV3_NO_STAGE1: return "SMMUv3: IDR0.S1P=0: no stage 1, the only stage that can track";
+	case IOMMUDIRTY_REASON_SMMUV3_FIRMWARE: return "SMMUv3: the registers allow it, so firmware (IORT / device tree) withholds coherency or HTTU (inferred)";
 	case IOMMUDIRTY_REASON_MOCK_NO_DIRTY: return "mock IOMMU: device created with MOCK_FLAGS_DEVICE_NO_DIRTY";
 	default: return "unknown reason";
 	}
