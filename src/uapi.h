@@ -292,6 +292,37 @@ struct uapi_vfio_dirty_pages_get {
 	struct uapi_vfio_dirty_bitmap_get get;
 };
 
+/* VFIO device features (6.12 include/uapi/linux/vfio.h), on a device fd:
+ * a cdev bound to an iommufd, or a group's device fd. */
+#define VFIO_DEVICE_FEATURE UAPI_IO(VFIO_TYPE, VFIO_BASE + 17)
+_Static_assert(VFIO_DEVICE_FEATURE == 0x3b75, "ioctl number");
+
+#define UAPI_VFIO_DEVICE_FEATURE_MASK 0xffffu
+#define UAPI_VFIO_DEVICE_FEATURE_GET (1u << 16)
+#define UAPI_VFIO_DEVICE_FEATURE_SET (1u << 17)
+#define UAPI_VFIO_DEVICE_FEATURE_PROBE (1u << 18)
+#define UAPI_VFIO_DEVICE_FEATURE_MIGRATION 1u
+#define UAPI_VFIO_DEVICE_FEATURE_DMA_LOGGING_START 6u
+
+struct uapi_vfio_device_feature {
+	uint32_t argsz;
+	uint32_t flags; /* feature index | GET / SET / PROBE */
+	/* data[]: the feature's struct */
+};
+
+#define UAPI_VFIO_MIGRATION_STOP_COPY (1u << 0)
+#define UAPI_VFIO_MIGRATION_P2P (1u << 1)
+#define UAPI_VFIO_MIGRATION_PRE_COPY (1u << 2)
+
+struct uapi_vfio_device_feature_migration {
+	UAPI_ALIGNED_U64 flags; /* UAPI_VFIO_MIGRATION_* */
+};
+
+struct uapi_vfio_feature_migration_get {
+	struct uapi_vfio_device_feature hdr;
+	struct uapi_vfio_device_feature_migration mig;
+};
+
 #define UAPI_PIN(type, field, off) \
 	_Static_assert(offsetof(struct type, field) == (off), #type "." #field)
 #define UAPI_SIZE(type, sz) _Static_assert(sizeof(struct type) == (sz), #type)
@@ -377,5 +408,9 @@ UAPI_SIZE(uapi_vfio_dirty_bitmap, 8);
 UAPI_SIZE(uapi_vfio_dirty_bitmap_get, 40);
 UAPI_PIN(uapi_vfio_dirty_bitmap_get, bitmap, 16);
 UAPI_SIZE(uapi_vfio_dirty_pages_get, 48);
+UAPI_SIZE(uapi_vfio_device_feature, 8);
+UAPI_SIZE(uapi_vfio_device_feature_migration, 8);
+UAPI_SIZE(uapi_vfio_feature_migration_get, 16);
+UAPI_PIN(uapi_vfio_feature_migration_get, mig, 8);
 
 #endif /* IOMMUDIRTY_UAPI_H */
