@@ -148,7 +148,8 @@ IOMMUDIRTY_API int iommudirty_ctx_fd(const struct iommudirty_ctx *ctx);
  * (/dev/vfio/devices/vfioN) to the context's iommufd and read its IOMMU
  * hardware info. The fd stays the caller's; the kernel unbinds when it is
  * closed.
- * Return: 0 and *out, or -EINVAL (NULL, fd < 0), -ENOMEM, or the kernel's
+ * Return: 0 and *out, or -EINVAL (NULL, fd < 0), -ENODEV (the context has
+ * no iommufd), -ENOMEM, or the kernel's
  * error (VFIO_DEVICE_BIND_IOMMUFD: -EINVAL already bound, -EBADF not an
  * iommufd, -ENOTTY not a cdev) or IOMMU_GET_HW_INFO's error. If the bind
  * fails nothing is bound; if only GET_HW_INFO fails the device stays bound
@@ -164,7 +165,8 @@ IOMMUDIRTY_API int iommudirty_device_bind(struct iommudirty_ctx *ctx,
  * @vfio_cdev_fd: its cdev fd, or -1 if the VMM attaches it itself (the
  * library then cannot attach it; see iommudirty_tracker_attach()).
  * @dev_id: the iommufd device id from the VMM's BIND.
- * Return: 0 and *out; -EINVAL (NULL), -ENOMEM, or IOMMU_GET_HW_INFO's error
+ * Return: 0 and *out; -EINVAL (NULL), -ENODEV (the context has no
+ * iommufd), -ENOMEM, or IOMMU_GET_HW_INFO's error
  * (-ENOENT: no such device id). Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_device_adopt(struct iommudirty_ctx *ctx,

@@ -77,7 +77,8 @@ iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts)
 	struct iommudirty_ctx *ctx;
 
 	if (!OPTS_VALID(opts, iommudirty_ctx_opts) ||
-	    (flags & ~IOMMUDIRTY_CTX_ADOPT_FD) || log_level < 0 || log_level > 7 ||
+	    (flags & ~(IOMMUDIRTY_CTX_ADOPT_FD | IOMMUDIRTY_CTX_IOMMUFD_OPTIONAL)) ||
+	    log_level < 0 || log_level > 7 ||
 	    ((flags & IOMMUDIRTY_CTX_ADOPT_FD) && opts->iommufd < 0)) {
 		errno = EINVAL;
 		return NULL;
@@ -98,13 +99,16 @@ iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts)
 	} else {
 		int fd = ctx->sys->open(ctx->sys_priv, path ? path : "/dev/iommu",
 					O_RDWR);
-		if (fd < 0) {
+		if (fd == -ENOENT && (flags & IOMMUDIRTY_CTX_IOMMUFD_OPTIONAL)) {
+			ctx->fd = -1; /* type1 only */
+		} else if (fd < 0) {
 			free(ctx);
 			errno = -fd;
 			return NULL;
+		} else {
+			ctx->fd = fd;
+			ctx->own_fd = true;
 		}
-		ctx->fd = fd;
-		ctx->own_fd = true;
 	}
 	log_dbg(ctx, "context on iommufd %d (%s, %s)", ctx->fd,
 		sim ? "simulated kernel" : "kernel",
@@ -134,5 +138,7 @@ IOMMUDIRTY_API void iommudirty_ctx_free(struct iommudirty_ctx *ctx)
 
 IOMMUDIRTY_API int iommudirty_ctx_fd(const struct iommudirty_ctx *ctx)
 {
-	return ctx ? ctx->fd : ret_err(-EINVAL);
+	if (!ctx)
+		return ret_err(-EINVAL);
+	return ctx->fd >= 0 ? ctx->fd : ret_err(-ENODEV);
 }

@@ -37,6 +37,8 @@ IOMMUDIRTY_API int iommudirty_device_bind(struct iommudirty_ctx *ctx,
 
 	if (!ctx || vfio_cdev_fd < 0 || !out)
 		return ret_err(-EINVAL);
+	if (ctx->fd < 0)
+		return ret_err(-ENODEV);
 	ret = vfio_bind_iommufd(ctx, vfio_cdev_fd, &dev_id);
 	if (ret) {
 		log_err(ctx, "VFIO_DEVICE_BIND_IOMMUFD(fd %d): %s", vfio_cdev_fd,
@@ -52,6 +54,8 @@ IOMMUDIRTY_API int iommudirty_device_adopt(struct iommudirty_ctx *ctx,
 {
 	if (!ctx || !out || vfio_cdev_fd < -1)
 		return ret_err(-EINVAL);
+	if (ctx->fd < 0)
+		return ret_err(-ENODEV);
 	return ret_err(device_new(ctx, vfio_cdev_fd, dev_id, out));
 }
 

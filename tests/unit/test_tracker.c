@@ -490,7 +490,16 @@ static void test_bad_input(void **state)
 	assert_int_equal(iommudirty_tracker_unmap(f->t, 0, PG), -ENOENT);
 	assert_int_equal(iommudirty_tracker_unmap_dirty(f->t, 0, MiB, PG, m, sizeof(m), 8), -EINVAL);
 
-	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_flags, .flags = 2);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_flags, .flags = 4);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_fd, .flags = IOMMUDIRTY_TRACKER_ADOPT_CONTAINER,
+			.type1_container_fd = -1);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_mix, .flags = IOMMUDIRTY_TRACKER_ADOPT_CONTAINER,
+			.backend = IOMMUDIRTY_BACKEND_IOMMUFD);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_mix2, .flags = IOMMUDIRTY_TRACKER_ADOPT_IOAS,
+			.backend = IOMMUDIRTY_BACKEND_TYPE1);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_backend, .backend = 3);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_pci, .nr_pci_devices = 1);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_res2, .__reserved2 = 1);
 	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_res, .__reserved = 1);
 	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_page, .max_io_page = 3 * MiB);
 	struct {
@@ -498,6 +507,12 @@ static void test_bad_input(void **state)
 		uint64_t future;
 	} bigger = { .o = { .sz = sizeof(bigger) }, .future = 1 };
 	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_flags, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_fd, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_mix, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_mix2, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_backend, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_pci, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_res2, &t2), -EINVAL);
 	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_res, &t2), -EINVAL);
 	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_page, &t2), -EINVAL);
 	assert_int_equal(iommudirty_tracker_new(f->ctx, &bigger.o, &t2), -EINVAL);

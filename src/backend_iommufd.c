@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The iommufd backend: an IOAS, one dirty-tracking HWPT per IOMMU instance
+ * its devices sit behind, hardware dirty bits.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "iommufd.h"
+#include "tracker.h"
+
+void refresh_alignment(struct iommudirty_tracker *t)
+{
+	uint32_t num = 0;
+	uint64_t align;
+	int ret = iommufd_ioas_iova_ranges(t->ctx, t->ioas_id, NULL, &num, &align);
+
+	if (ret == -EMSGSIZE) {
+		struct uapi_iova_range *r = calloc(num, sizeof(*r));
+
+		ret = r ? iommufd_ioas_iova_ranges(t->ctx, t->ioas_id, r, &num, &align)
+			: -ENOMEM;
+		free(r);
+	}
+	if (ret) {
+		/* The kernel still enforces alignment; we only pre-check. */
+		log_warn(t->ctx, "IOAS %u: IOVA_RANGES: %s; keeping alignment %llu",
+			 t->ioas_id, strerror(-ret),
+			 (unsigned long long)t->iova_alignment);
+		return;
+	}
+	t->iova_alignment = align ? align : 1;
+}
+
+static struct hwpt *find_hwpt(struct iommudirty_tracker *t, uint32_t id)
+{
+	for (size_t i = 0; i < t->nhwpts; i++)
+		if (t->hwpts[i].id == id)
+			return &t->hwpts[i];
+	return NULL;
+}
+
+static void remove_hwpt(struct iommudirty_tracker *t, struct hwpt *h)
+{
+	size_t i = (size_t)(h - t->hwpts);
+
+	memmove(h, h + 1, (t->nhwpts - i - 1) * sizeof(*h));
+	t->nhwpts--;
+}
+
+/* Destroy an owned HWPT nobody uses any more; on failure keep it (it is
+ * still read, and destroy is retried at the next start or at free). */
+static void destroy_unused_hwpt(struct iommudirty_tracker *t, struct hwpt *h)
+{
+	int ret;
+
+	if (h->tracking) {
+		ret = iommufd_hwpt_set_dirty(t->ctx, h->id, false);
+		if (ret)
+			log_warn(t->ctx, "HWPT %u: disable tracking: %s", h->id,
+				 strerror(-ret));
+		else
+			h->tracking = false;
+	}
+	ret = iommufd_destroy(t->ctx, h->id);
+	if (ret) {
+		log_warn(t->ctx, "HWPT %u: destroy: %s", h->id, strerror(-ret));
+		return;
+	}
+	remove_hwpt(t, h);
+}
+
+static bool hwpt_unused(const struct hwpt *h)
+{
+	return h->owned && !h->vmm_attach && !h->ndev;
+}
+
+static bool is_iommufd(const struct iommudirty_tracker *t)
+{
+	return t->be == &backend_iommufd;
+}
+
+static int iommufd_stop(struct iommudirty_tracker *t)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < t->nhwpts; i++) {
+		struct hwpt *h = &t->hwpts[i];
+		int ret;
+
+		if (!h->tracking)
+			continue;
+		ret = iommufd_hwpt_set_dirty(t->ctx, h->id, false);
+		if (ret) {
+			/* Still tracking: never ENABLE it again (stale bits are
+			 * reported, conservatively, rather than wiped). */
+			log_err(t->ctx, "HWPT %u: disable tracking: %s", h->id,
+				strerror(-ret));
+			if (!first)
+				first = ret;
+			continue;
+		}
+		h->tracking = false;
+	}
+	return first;
+}
+
+static int iommufd_start(struct iommudirty_tracker *t)
+{
+	int ret = 0;
+	size_t i;
+
+	/* HWPTs left over from detached devices: their bits are void now. */
+	for (i = t->nhwpts; i-- > 0;)
+		if (hwpt_unused(&t->hwpts[i]))
+			destroy_unused_hwpt(t, &t->hwpts[i]);
+	for (i = 0; i < t->nhwpts; i++) {
+		struct hwpt *h = &t->hwpts[i];
+
+		if (h->tracking)
+			continue; /* ENABLE again would wipe its bits */
+		ret = iommufd_hwpt_set_dirty(t->ctx, h->id, true);
+		if (ret) {
+			log_err(t->ctx, "HWPT %u: enable tracking: %s", h->id,
+				strerror(-ret));
+			break;
+		}
+		h->tracking = true;
+	}
+	if (ret) {
+		/* Undo what this call enabled, newest first. */
+		while (i-- > 0) {
+			if (iommufd_hwpt_set_dirty(t->ctx, t->hwpts[i].id, false) == 0)
+				t->hwpts[i].tracking = false;
+		}
+	}
+	return ret;
+}
+
+static void iommufd_destroy_all(struct iommudirty_tracker *t)
+{
+	for (size_t i = 0; i < t->natts; i++) {
+		int ret = vfio_detach_pt(t->ctx, t->atts[i].fd);
+
+		if (ret)
+			log_warn(t->ctx, "device %u: detach: %s", t->atts[i].dev_id,
+				 strerror(-ret));
+	}
+	for (size_t i = 0; i < t->nhwpts; i++) {
+		int ret;
+
+		if (!t->hwpts[i].owned)
+			continue;
+		ret = iommufd_destroy(t->ctx, t->hwpts[i].id);
+		if (ret)
+			log_warn(t->ctx, "HWPT %u: destroy: %s", t->hwpts[i].id,
+				 strerror(-ret));
+	}
+	if (t->own_ioas) {
+		int ret = iommufd_destroy(t->ctx, t->ioas_id);
+
+		if (ret)
+			log_warn(t->ctx, "IOAS %u: destroy: %s", t->ioas_id,
+				 strerror(-ret));
+	}
+	/* Devices we opened: closing the cdev unbinds them. */
+	for (size_t i = 0; i < t->npci; i++) {
+		iommudirty_device_free(t->pci[i].dev);
+		t->ctx->sys->close(t->ctx->sys_priv, t->pci[i].fd);
+	}
+	free(t->pci);
+	t->pci = NULL;
+	t->npci = 0;
+	free(t->hwpts);
+	free(t->atts);
+	t->hwpts = NULL;
+	t->atts = NULL;
+	t->nhwpts = t->natts = t->cap_hwpts = t->cap_atts = 0;
+}
+
+IOMMUDIRTY_API int iommudirty_tracker_hwpt_ids(struct iommudirty_tracker *t,
+					       uint32_t *ids, size_t n)
+{
+	int total;
+
+	if (!t || (!ids && n))
+		return ret_err(-EINVAL);
+	pthread_rwlock_rdlock(&t->lock);
+	for (size_t i = 0; i < t->nhwpts && i < n; i++)
+		ids[i] = t->hwpts[i].id;
+	total = (int)t->nhwpts;
+	pthread_rwlock_unlock(&t->lock);
+	return total;
+}
+
+/* The one-line refusal names every reason: a caller keeping only the last
+ * message still learns all of them. */
+static int check_can_track(struct iommudirty_tracker *t,
+			   const struct iommudirty_device *dev)
+{
+	IOMMUDIRTY_OPTS(iommudirty_caps, caps);
+	char why[400] = "";
+	size_t n = 0;
+
+	if (dev->hw.capabilities & IOMMUDIRTY_HW_CAP_DIRTY_TRACKING)
+		return 0;
+	if (iommudirty_device_caps(dev, &caps))
+		caps.nr_reasons = 0;
+	info_add_reason(&t->info, IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK);
+	for (uint32_t i = 0; i < caps.nr_reasons; i++) {
+		const char *r = iommudirty_reason_str(caps.reasons[i]);
+		size_t len = strlen(r);
+
+		info_add_reason(&t->info, caps.reasons[i]);
+		if (n + len + 3 > sizeof(why))
+			continue;
+		if (i) {
+			memcpy(why + n, "; ", 2);
+			n += 2;
+		}
+		memcpy(why + n, r, len + 1);
+		n += len;
+	}
+	log_err(t->ctx, "device %u: its IOMMU (%s, hw_info type %#x) cannot "
+		"track dirty pages: %s", dev->dev_id,
+		iommudirty_vendor_str(caps.vendor), dev->hw.type, why);
+	return -EOPNOTSUPP;
+}
+
+/* Allocate a dirty HWPT for dev, enabled if the tracker is started. The
+ * caller reserved room in t->hwpts. */
+static int new_hwpt(struct iommudirty_tracker *t,
+		    const struct iommudirty_device *dev, struct hwpt **out)
+{
+	struct hwpt *h = &t->hwpts[t->nhwpts];
+	int ret;
+
+	*h = (struct hwpt){ .owned = true };
+	ret = iommufd_hwpt_alloc_dirty(t->ctx, dev->dev_id, t->ioas_id, &h->id);
+	if (ret) {
+		log_err(t->ctx, "device %u: HWPT_ALLOC(DIRTY_TRACKING): %s",
+			dev->dev_id, strerror(-ret));
+		return ret;
+	}
+	t->nhwpts++;
+	if (t->started) {
+		/* A new, never-enabled HWPT: the single ENABLE it will get. */
+		ret = iommufd_hwpt_set_dirty(t->ctx, h->id, true);
+		if (ret) {
+			log_err(t->ctx, "HWPT %u: enable tracking: %s", h->id,
+				strerror(-ret));
+			destroy_unused_hwpt(t, h);
+			return ret;
+		}
+		h->tracking = true;
+	}
+	*out = h;
+	return 0;
+}
+
+static int attach_locked(struct iommudirty_tracker *t, struct iommudirty_device *dev)
+{
+	struct hwpt *h = NULL;
+	int ret;
+
+	for (size_t i = 0; i < t->natts; i++)
+		if (t->atts[i].dev_id == dev->dev_id)
+			return -EALREADY;
+	ret = check_can_track(t, dev);
+	if (ret)
+		return ret;
+	ret = GROW(t, atts, t->natts + 1);
+	if (!ret)
+		ret = GROW(t, hwpts, t->nhwpts + 1);
+	if (ret)
+		return ret;
+
+	/* The kernel says -EINVAL when a HWPT belongs to another IOMMU
+	 * instance: try the next one. */
+	for (size_t i = 0; i < t->nhwpts; i++) {
+		if (t->hwpts[i].vmm_attach)
+			continue;
+		ret = vfio_attach_pt(t->ctx, dev->fd, t->hwpts[i].id, NULL);
+		if (!ret) {
+			h = &t->hwpts[i];
+			break;
+		}
+		if (ret != -EINVAL)
+			return ret;
+	}
+	if (!h) {
+		ret = new_hwpt(t, dev, &h);
+		if (ret)
+			return ret;
+		ret = vfio_attach_pt(t->ctx, dev->fd, h->id, NULL);
+		if (ret) {
+			log_err(t->ctx, "device %u: attach to HWPT %u: %s",
+				dev->dev_id, h->id, strerror(-ret));
+			destroy_unused_hwpt(t, h);
+			return ret;
+		}
+	}
+	h->ndev++;
+	t->atts[t->natts++] = (struct attachment){
+		.dev_id = dev->dev_id, .fd = dev->fd, .hwpt_id = h->id,
+	};
+	log_info(t->ctx, "device %u attached to dirty-tracking HWPT %u", dev->dev_id,
+		 h->id);
+	refresh_alignment(t);
+	return 0;
+}
+
+IOMMUDIRTY_API int iommudirty_tracker_attach(struct iommudirty_tracker *t,
+					     struct iommudirty_device *dev)
+{
+	int ret;
+
+	if (!t || !dev || dev->ctx != t->ctx)
+		return ret_err(-EINVAL);
+	if (!is_iommufd(t))
+		return ret_err(-EOPNOTSUPP);
+	if (dev->fd < 0)
+		return ret_err(-EBADF);
+	pthread_rwlock_wrlock(&t->lock);
+	ret = attach_locked(t, dev);
+	pthread_rwlock_unlock(&t->lock);
+	return ret_err(ret);
+}
+
+IOMMUDIRTY_API int iommudirty_tracker_alloc_hwpt(struct iommudirty_tracker *t,
+						 struct iommudirty_device *dev,
+						 uint32_t *hwpt_id)
+{
+	struct hwpt *h;
+	int ret;
+
+	if (!t || !dev || !hwpt_id || dev->ctx != t->ctx)
+		return ret_err(-EINVAL);
+	if (!is_iommufd(t))
+		return ret_err(-EOPNOTSUPP);
+	pthread_rwlock_wrlock(&t->lock);
+	ret = check_can_track(t, dev);
+	if (!ret)
+		ret = GROW(t, hwpts, t->nhwpts + 1);
+	if (!ret)
+		ret = new_hwpt(t, dev, &h);
+	if (!ret) {
+		h->vmm_attach = true;
+		*hwpt_id = h->id;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return ret_err(ret);
+}
+
+IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
+						 uint32_t hwpt_id,
+						 unsigned int flags)
+{
+	struct hwpt h = { .id = hwpt_id };
+	int ret;
+
+	if (!t || (flags & ~IOMMUDIRTY_HWPT_TRACKING_ON))
+		return ret_err(-EINVAL);
+	if (!is_iommufd(t))
+		return ret_err(-EOPNOTSUPP);
+	pthread_rwlock_wrlock(&t->lock);
+	if (find_hwpt(t, hwpt_id)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	ret = GROW(t, hwpts, t->nhwpts + 1);
+	if (ret)
+		goto out;
+	h.tracking = flags & IOMMUDIRTY_HWPT_TRACKING_ON;
+	if (t->started && !h.tracking) {
+		ret = iommufd_hwpt_set_dirty(t->ctx, hwpt_id, true);
+		if (ret) {
+			log_err(t->ctx, "adopted HWPT %u: enable tracking: %s",
+				hwpt_id, strerror(-ret));
+			goto out;
+		}
+		h.tracking = true;
+	}
+	t->hwpts[t->nhwpts++] = h;
+	refresh_alignment(t);
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return ret_err(ret);
+}
+
+IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
+					     struct iommudirty_device *dev)
+{
+	struct attachment *a = NULL;
+	struct hwpt *h;
+	int ret;
+
+	if (!t || !dev)
+		return ret_err(-EINVAL);
+	if (!is_iommufd(t))
+		return ret_err(-EOPNOTSUPP);
+	pthread_rwlock_wrlock(&t->lock);
+	for (size_t i = 0; i < t->natts; i++)
+		if (t->atts[i].dev_id == dev->dev_id)
+			a = &t->atts[i];
+	if (!a) {
+		ret = -ENOENT;
+		goto out;
+	}
+	ret = vfio_detach_pt(t->ctx, a->fd);
+	if (ret) {
+		log_err(t->ctx, "device %u: detach: %s", a->dev_id, strerror(-ret));
+		goto out;
+	}
+	h = find_hwpt(t, a->hwpt_id);
+	memmove(a, a + 1, (size_t)(t->atts + t->natts - a - 1) * sizeof(*a));
+	t->natts--;
+	if (h) {
+		h->ndev--;
+		/* While started its bits are still owed to the caller. */
+		if (hwpt_unused(h) && !t->started)
+			destroy_unused_hwpt(t, h);
+	}
+	refresh_alignment(t);
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return ret_err(ret);
+}
+
+_Static_assert(sizeof(struct iommudirty_iova_range) == sizeof(struct uapi_iova_range),
+	       "public range is the kernel's");
+
+IOMMUDIRTY_API int iommudirty_tracker_iova_ranges(struct iommudirty_tracker *t,
+						  struct iommudirty_iova_range *ranges,
+						  size_t n, uint64_t *alignment)
+{
+	uint32_t num = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	uint64_t align = 0;
+	int ret;
+
+	if (!t || (!ranges && n))
+		return ret_err(-EINVAL);
+	if (!is_iommufd(t))
+		return ret_err(-EOPNOTSUPP);
+	ret = iommufd_ioas_iova_ranges(t->ctx, t->ioas_id,
+				       (struct uapi_iova_range *)ranges, &num,
+				       &align);
+	if (ret == -EMSGSIZE) {
+		/* Too small an array: report the total, as documented. */
+		uint32_t total = num;
+		struct uapi_iova_range *tmp = calloc(total, sizeof(*tmp));
+
+		if (!tmp)
+			return ret_err(-ENOMEM);
+		ret = iommufd_ioas_iova_ranges(t->ctx, t->ioas_id, tmp, &num, &align);
+		if (!ret && n)
+			memcpy(ranges, tmp, MIN((size_t)num, n) * sizeof(*tmp));
+		free(tmp);
+	}
+	if (ret)
+		return ret_err(ret);
+	if (alignment)
+		*alignment = align ? align : 1;
+	return num > INT32_MAX ? INT32_MAX : (int)num;
+}
+
+static int iommufd_map(struct iommudirty_tracker *t, void *va, uint64_t len,
+		       uint64_t iova, unsigned int flags)
+{
+	return iommufd_ioas_map(t->ctx, t->ioas_id, va, len, iova, flags);
+}
+
+static int iommufd_unmap(struct iommudirty_tracker *t, uint64_t iova, uint64_t len)
+{
+	return iommufd_ioas_unmap(t->ctx, t->ioas_id, iova, len, NULL);
+}
+
+/* One kernel read per HWPT, OR-ed into buf: the union. */
+static int iommufd_kread(const struct read_req *r, uint64_t s, uint64_t e,
+			 uint64_t ps, void *buf)
+{
+	for (size_t i = 0; i < r->t->nhwpts; i++) {
+		int ret = iommufd_hwpt_get_dirty(r->t->ctx, r->t->hwpts[i].id, s,
+						 e - s, ps, buf, r->no_clear);
+
+		if (ret) {
+			log_err(r->t->ctx, "HWPT %u: GET_DIRTY_BITMAP [%#llx, +%#llx) "
+				"page %#llx: %s", r->t->hwpts[i].id,
+				(unsigned long long)s, (unsigned long long)(e - s),
+				(unsigned long long)ps, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* The largest page size <= ps that both ends are aligned to. */
+static uint64_t fit_page(uint64_t ps, uint64_t s, uint64_t e)
+{
+	while ((s | e) & (ps - 1))
+		ps >>= 1;
+	return ps;
+}
+
+static int iommufd_read_run(const struct read_req *r, uint64_t a, uint64_t b,
+			    size_t mi, size_t mj)
+{
+	const struct iommudirty_tracker *t = r->t;
+	uint64_t rs = t->maps[mi].iova;
+	uint64_t re = t->maps[mj - 1].iova + t->maps[mj - 1].len;
+	uint64_t ps = r->page_size, H = t->max_io_page;
+	uint64_t G = MAX(ps, H);
+	uint64_t lo = a, hi = b, h1, t0;
+	int ret;
+
+	/* A kernel read must never start or end inside an IOPTE: a clearing
+	 * one would clear pages outside it, and the drivers record a dirty
+	 * IOPTE's whole size from where they enter it, writing bits past the
+	 * end of the bitmap. IOPTEs never cross a mapping and never an H
+	 * boundary: widen to those, within the run. */
+	if (a > rs && a % H)
+		lo = MAX(rs, align_down(a, H));
+	if (b < re && b % H)
+		hi = MIN(re, align_down(b, H) + H);
+	if (lo == a && hi == b && !(a % ps) && !(b % ps))
+		return read_direct(r, a, b);
+
+	h1 = lo;
+	if (lo < a || lo % ps)
+		h1 = MIN(hi, align_down(lo, G) + G);
+	t0 = hi;
+	if (hi > b || hi % ps)
+		t0 = MAX(h1, align_down(hi - 1, G));
+	if (h1 > lo) {
+		ret = read_bounce(r, lo, h1, fit_page(ps, lo, h1));
+		if (ret)
+			return ret;
+	}
+	if (t0 > h1) {
+		ret = read_direct(r, h1, t0);
+		if (ret)
+			return ret;
+	}
+	if (hi > t0)
+		return read_bounce(r, t0, hi, fit_page(ps, t0, hi));
+	return 0;
+}
+
+const struct backend_ops backend_iommufd = {
+	.kind = IOMMUDIRTY_BACKEND_IOMMUFD,
+	.map = iommufd_map,
+	.unmap = iommufd_unmap,
+	.start = iommufd_start,
+	.stop = iommufd_stop,
+	.read_run = iommufd_read_run,
+	.kread = iommufd_kread,
+	.destroy = iommufd_destroy_all,
+};
+
+/* Open, bind and attach a PCI device named by its address. */
+static int open_pci(struct iommudirty_tracker *t, const char *bdf)
+{
+	struct pci_dev *p = &t->pci[t->npci];
+	char path[128];
+	int ret;
+
+	ret = pci_cdev_path(t->ctx, bdf, path, sizeof(path));
+	if (ret) {
+		log_err(t->ctx, "%s: no VFIO cdev: %s", bdf, strerror(-ret));
+		info_add_reason(&t->info, IOMMUDIRTY_REASON_NO_VFIO_CDEV);
+		return ret;
+	}
+	p->fd = t->ctx->sys->open(t->ctx->sys_priv, path, O_RDWR);
+	if (p->fd < 0) {
+		log_err(t->ctx, "%s: open %s: %s", bdf, path, strerror(-p->fd));
+		info_add_reason(&t->info, IOMMUDIRTY_REASON_NO_VFIO_CDEV);
+		return p->fd;
+	}
+	snprintf(p->bdf, sizeof(p->bdf), "%s", bdf);
+	t->npci++;
+	ret = iommudirty_device_bind(t->ctx, p->fd, &p->dev);
+	if (ret) {
+		info_add_reason(&t->info, IOMMUDIRTY_REASON_IOMMUFD_FAILED);
+		return ret;
+	}
+	ret = attach_locked(t, p->dev);
+	if (ret && ret != -EOPNOTSUPP)
+		info_add_reason(&t->info, IOMMUDIRTY_REASON_IOMMUFD_FAILED);
+	return ret;
+}
+
+int iommufd_backend_init(struct iommudirty_tracker *t,
+			 const struct iommudirty_tracker_opts *opts)
+{
+	unsigned int flags = OPTS_GET(opts, iommudirty_tracker_opts, flags, 0);
+	uint32_t npci = OPTS_GET(opts, iommudirty_tracker_opts, nr_pci_devices, 0);
+	int ret;
+
+	t->be = &backend_iommufd;
+	t->info.backend = IOMMUDIRTY_BACKEND_IOMMUFD;
+	t->info.precise = 1;
+	if (t->ctx->fd < 0) {
+		info_add_reason(&t->info, IOMMUDIRTY_REASON_NO_IOMMUFD);
+		return -ENODEV;
+	}
+	if (flags & IOMMUDIRTY_TRACKER_ADOPT_IOAS) {
+		t->ioas_id = opts->ioas_id;
+	} else {
+		ret = iommufd_ioas_alloc(t->ctx, &t->ioas_id);
+		if (ret) {
+			log_err(t->ctx, "IOMMU_IOAS_ALLOC: %s", strerror(-ret));
+			info_add_reason(&t->info, IOMMUDIRTY_REASON_IOMMUFD_FAILED);
+			return ret;
+		}
+		t->own_ioas = true;
+	}
+	if (npci) {
+		t->pci = calloc(npci, sizeof(*t->pci));
+		if (!t->pci) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
+	for (uint32_t i = 0; i < npci; i++) {
+		ret = open_pci(t, opts->pci_devices[i]);
+		if (ret)
+			goto fail;
+	}
+	if (flags & IOMMUDIRTY_TRACKER_ADOPT_IOAS || npci)
+		refresh_alignment(t);
+	return 0;
+fail:
+	iommufd_destroy_all(t);
+	t->own_ioas = false;
+	t->ioas_id = 0;
+	return ret;
+}
