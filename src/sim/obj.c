@@ -251,6 +251,9 @@ static int vfio_bind(struct iommudirty_sim *sim, struct sim_dev *dev, void *arg)
 	int ret;
 
 	memcpy(&b, arg, sizeof(b));
+	/* vfio_device_block_group(): cdev and group exclude each other. */
+	if (sim_group_opened(dev))
+		return -EBUSY;
 	f = sim_fd_find(sim, b.iommufd);
 	if (!f || f->kind != SIM_FD_IOMMUFD)
 		return -EBADF;

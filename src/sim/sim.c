@@ -48,7 +48,7 @@ struct sim_fd *sim_fd_find(struct iommudirty_sim *sim, int fd)
 }
 
 /* A real fd, so numbers are genuine and a leak shows up as an open fd. */
-static int fd_new(struct iommudirty_sim *sim, enum sim_fd_kind kind, void *p)
+int sim_fd_new(struct iommudirty_sim *sim, enum sim_fd_kind kind, void *p)
 {
 	int fd, ret;
 
@@ -66,12 +66,15 @@ static int fd_new(struct iommudirty_sim *sim, enum sim_fd_kind kind, void *p)
 
 static int open_iommufd(struct iommudirty_sim *sim)
 {
-	struct sim_ictx *ictx = calloc(1, sizeof(*ictx));
+	struct sim_ictx *ictx;
 	int fd;
 
+	if (sim->flags & IOMMUDIRTY_SIM_NO_IOMMUFD)
+		return -ENOENT;
+	ictx = calloc(1, sizeof(*ictx));
 	if (!ictx)
 		return -ENOMEM;
-	fd = fd_new(sim, SIM_FD_IOMMUFD, ictx);
+	fd = sim_fd_new(sim, SIM_FD_IOMMUFD, ictx);
 	if (fd < 0) {
 		free(ictx);
 		return fd;
@@ -87,11 +90,15 @@ static int open_device(struct iommudirty_sim *sim, int device)
 
 	if (device < 0 || device >= sim->nr_devs)
 		return -EINVAL;
+	/* No /dev/vfio/devices without CONFIG_VFIO_DEVICE_CDEV. */
+	if (sim->flags & IOMMUDIRTY_SIM_NO_CDEV)
+		return -ENOENT;
 	dev = sim->devs[device];
-	/* One open at a time, as VFIO allows a single cdev user. */
+	/* One open at a time, as VFIO allows a single cdev user. The group
+	 * does not block the open: BIND does, as in the kernel. */
 	if (dev->fd >= 0)
 		return -EBUSY;
-	fd = fd_new(sim, SIM_FD_DEVICE, dev);
+	fd = sim_fd_new(sim, SIM_FD_DEVICE, dev);
 	if (fd >= 0)
 		dev->fd = fd;
 	return fd;
@@ -107,14 +114,27 @@ static int close_fd(struct iommudirty_sim *sim, int fd)
 	copy = *f;
 	*f = sim->fds[--sim->nr_fds];
 	sim->stats.open_fds--;
-	if (copy.kind == SIM_FD_DEVICE) {
+	switch (copy.kind) {
+	case SIM_FD_DEVICE: {
 		struct sim_dev *dev = copy.p;
 
 		/* Closing the cdev unbinds (and so detaches) the device. */
 		sim_dev_unbind(sim, dev);
 		dev->fd = -1;
-	} else {
+		break;
+	}
+	case SIM_FD_IOMMUFD:
 		sim_ictx_destroy(sim, copy.p);
+		break;
+	case SIM_FD_CONTAINER:
+		sim_container_close(sim, copy.p);
+		break;
+	case SIM_FD_GROUP:
+		sim_group_close(sim, copy.p);
+		break;
+	case SIM_FD_GROUP_DEVICE:
+		sim_group_dev_close(sim, copy.p);
+		break;
 	}
 	close(copy.fd);
 	return 0;
@@ -209,35 +229,60 @@ static int iommufd_ioctl(struct iommudirty_sim *sim, struct sim_ictx *ictx,
 	return ret;
 }
 
+/* Type1 reads are a flag of two container ioctls. */
+static bool is_type1_read(const struct sim_fd *f, unsigned long req,
+			  const void *arg)
+{
+	uint32_t flags;
+
+	if (!f || f->kind != SIM_FD_CONTAINER || !arg)
+		return false;
+	memcpy(&flags, (const uint8_t *)arg + 4, sizeof(flags));
+	if (req == VFIO_IOMMU_DIRTY_PAGES)
+		return flags & UAPI_VFIO_DIRTY_PAGES_FLAG_GET_BITMAP;
+	if (req == VFIO_IOMMU_UNMAP_DMA)
+		return flags & UAPI_VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+	return false;
+}
+
 static int do_ioctl(struct iommudirty_sim *sim, int fd, unsigned long req,
 		    void *arg)
 {
-	struct sim_fd *f;
+	struct sim_fd *f = sim_fd_find(sim, fd);
 	int ret;
 
-	if (req == IOMMU_HWPT_GET_DIRTY_BITMAP)
+	if (req == IOMMU_HWPT_GET_DIRTY_BITMAP || is_type1_read(f, req, arg))
 		sim->stats.dirty_reads++;
 	ret = call_begin(sim, true);
 	if (ret)
 		return ret;
-	f = sim_fd_find(sim, fd);
 	if (!f)
 		return -EBADF;
-	if (f->kind == SIM_FD_IOMMUFD)
+	switch (f->kind) {
+	case SIM_FD_IOMMUFD:
 		return iommufd_ioctl(sim, f->p, req, arg);
-	return sim_vfio_ioctl(sim, f->p, req, arg);
+	case SIM_FD_DEVICE:
+		return sim_vfio_ioctl(sim, f->p, req, arg);
+	case SIM_FD_CONTAINER:
+		return sim_container_ioctl(sim, f->p, req, arg);
+	case SIM_FD_GROUP:
+		return sim_group_ioctl(sim, f->p, req, arg);
+	case SIM_FD_GROUP_DEVICE:
+		return sim_group_dev_ioctl(sim, f->p, req, arg);
+	}
+	return -EBADF;
 }
 
-/* Parse "vfioN" strictly: digits only, no sign, no leading zeros. */
-static int parse_vfio_path(const char *path)
+/* Parse "<prefix>N" strictly: digits only, no sign, no leading zeros. */
+static int parse_num_path(const char *path, const char *prefix)
 {
-	static const char prefix[] = "/dev/vfio/devices/vfio";
+	size_t plen = strlen(prefix);
 	const char *p;
 	long n = 0;
 
-	if (strncmp(path, prefix, sizeof(prefix) - 1))
+	if (strncmp(path, prefix, plen))
 		return -1;
-	p = path + sizeof(prefix) - 1;
+	p = path + plen;
 	if (!*p || (p[0] == '0' && p[1]))
 		return -1;
 	for (; *p; p++) {
@@ -264,12 +309,15 @@ static int sys_sim_open(void *priv, const char *path, int flags)
 		ret = -EFAULT;
 	} else if (!strcmp(path, "/dev/iommu")) {
 		ret = open_iommufd(sim);
+	} else if (!strcmp(path, "/dev/vfio/vfio")) {
+		ret = sim_open_container(sim);
+	} else if ((n = parse_num_path(path, "/dev/vfio/devices/vfio")) >= 0) {
+		ret = n >= sim->nr_devs ? -ENOENT : open_device(sim, n);
+	} else if ((n = parse_num_path(path, "/dev/vfio/")) >= 0) {
+		/* Group g is device g - 1's; there is no group 0. */
+		ret = n < 1 || n > sim->nr_devs ? -ENOENT : sim_open_group(sim, n - 1);
 	} else {
-		n = parse_vfio_path(path);
-		if (n < 0 || n >= sim->nr_devs)
-			ret = -ENOENT;
-		else
-			ret = open_device(sim, n);
+		ret = -ENOENT;
 	}
 out:
 	pthread_mutex_unlock(&sim->lock);
@@ -305,6 +353,8 @@ const struct iommudirty_sys_ops iommudirty_sys_sim = {
 	.open = sys_sim_open,
 	.close = sys_sim_close,
 	.ioctl = sys_sim_ioctl,
+	.readlink = sim_sys_readlink,
+	.dir_entry = sim_sys_dir_entry,
 };
 
 /* ---- public API ---- */
@@ -312,10 +362,23 @@ const struct iommudirty_sys_ops iommudirty_sys_sim = {
 IOMMUDIRTY_API struct iommudirty_sim *
 iommudirty_sim_new(const struct iommudirty_sim_opts *opts)
 {
+	const unsigned int known = IOMMUDIRTY_SIM_NO_IOMMUFD |
+				   IOMMUDIRTY_SIM_NO_TYPE1 |
+				   IOMMUDIRTY_SIM_NO_CDEV |
+				   IOMMUDIRTY_SIM_TYPE1_COMPAT;
 	struct iommudirty_sim *sim;
+	unsigned int flags;
 
-	if (!OPTS_VALID(opts, iommudirty_sim_opts) ||
-	    OPTS_GET(opts, iommudirty_sim_opts, flags, 0)) {
+	if (!OPTS_VALID(opts, iommudirty_sim_opts)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	flags = OPTS_GET(opts, iommudirty_sim_opts, flags, 0);
+	/* The compat container is iommufd's /dev/vfio/vfio: it needs both. */
+	if ((flags & ~known) ||
+	    OPTS_GET(opts, iommudirty_sim_opts, __reserved, 0) ||
+	    ((flags & IOMMUDIRTY_SIM_TYPE1_COMPAT) &&
+	     (flags & (IOMMUDIRTY_SIM_NO_IOMMUFD | IOMMUDIRTY_SIM_NO_TYPE1)))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -329,6 +392,11 @@ iommudirty_sim_new(const struct iommudirty_sim_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
+	sim->flags = flags;
+	sim->type1_max_bitmap = OPTS_GET(opts, iommudirty_sim_opts,
+					 type1_max_bitmap, 0);
+	if (!sim->type1_max_bitmap)
+		sim->type1_max_bitmap = SIM_TYPE1_MAX_BITMAP;
 	return sim;
 }
 
@@ -427,6 +495,7 @@ IOMMUDIRTY_API int iommudirty_sim_add_device(struct iommudirty_sim *sim, int iom
 		return ret_err(-ENOMEM);
 	dev->iommu = iommu;
 	dev->fd = -1;
+	dev->group_fd = -1;
 	pthread_mutex_lock(&sim->lock);
 	if (iommu < 0 || iommu >= sim->nr_iommus)
 		ret = -EINVAL;
@@ -507,6 +576,9 @@ IOMMUDIRTY_API int iommudirty_sim_dma_write(struct iommudirty_sim *sim,
 	pthread_mutex_lock(&sim->lock);
 	if (device < 0 || device >= sim->nr_devs)
 		ret = -EINVAL;
+	else if (sim->devs[device]->group_dev_fds)
+		ret = sim_type1_dma_write(sim, sim->devs[device], iova, length,
+					  data);
 	else
 		ret = sim_dma_write(sim, sim->devs[device], iova, length, data);
 	pthread_mutex_unlock(&sim->lock);

@@ -30,11 +30,38 @@ struct sim_ictx;
 struct sim_idev;
 struct sim_hwpt;
 
+struct sim_container;
+
+/* Each device is alone in its IOMMU group (group number = index + 1). */
 struct sim_dev {
 	int iommu;               /* index into sim->iommus */
 	int fd;                  /* open cdev fd, or -1 */
 	struct sim_idev *idev;   /* device object while bound, else NULL */
 	struct sim_hwpt *hwpt;   /* current attachment, or NULL */
+	int group_fd;            /* open group fd, or -1 */
+	/* Device fds from VFIO_GROUP_GET_DEVICE_FD. They hold the group file
+	 * open, as in the kernel: the group is released when both are gone. */
+	unsigned int group_dev_fds;
+	struct sim_container *container; /* the group's type1 container */
+};
+
+/* ---- the type1 container (legacy VFIO) ---- */
+
+struct sim_dma {             /* one VFIO_IOMMU_MAP_DMA (a vfio_dma) */
+	uint64_t iova;
+	uint64_t size;
+	uint64_t vaddr;
+	uint32_t prot;           /* UAPI_VFIO_DMA_MAP_FLAG_* */
+};
+
+/* Lives while its fd is open or a group holds it, as the kernel's kref. */
+struct sim_container {
+	int fd;                  /* -1 once the fd is closed */
+	unsigned int groups;     /* groups attached */
+	unsigned long type;      /* VFIO_SET_IOMMU type; 0: not set */
+	bool tracking;           /* DIRTY_PAGES START */
+	struct sim_dma *dmas;    /* sorted by iova, never overlapping */
+	size_t nr_dmas, cap_dmas;
 };
 
 /* ---- iommufd objects ---- */
@@ -109,13 +136,17 @@ struct sim_ictx {
 
 enum sim_fd_kind {
 	SIM_FD_IOMMUFD,
-	SIM_FD_DEVICE,
+	SIM_FD_DEVICE,           /* a cdev */
+	SIM_FD_CONTAINER,
+	SIM_FD_GROUP,
+	SIM_FD_GROUP_DEVICE,     /* from VFIO_GROUP_GET_DEVICE_FD */
 };
 
 struct sim_fd {
 	int fd;
 	enum sim_fd_kind kind;
-	void *p;                 /* struct sim_ictx * or struct sim_dev * */
+	/* struct sim_ictx *, struct sim_container * or struct sim_dev * */
+	void *p;
 };
 
 struct iommudirty_sim {
@@ -128,6 +159,8 @@ struct iommudirty_sim {
 	size_t cap_devs;
 	struct sim_fd *fds;
 	size_t nr_fds, cap_fds;
+	unsigned int flags;      /* IOMMUDIRTY_SIM_* kernel config */
+	uint64_t type1_max_bitmap; /* bytes, never 0 here */
 	unsigned long fail_nth;  /* 0: no failure pending */
 	int fail_err;
 	struct iommudirty_sim_stats stats;
@@ -136,6 +169,30 @@ struct iommudirty_sim {
 /* sim.c */
 int sim_grow(void *arrp, size_t *cap, size_t need, size_t elem);
 struct sim_fd *sim_fd_find(struct iommudirty_sim *sim, int fd);
+int sim_fd_new(struct iommudirty_sim *sim, enum sim_fd_kind kind, void *p);
+
+/* type1.c: the type1 container, groups, and devices opened through them */
+#define SIM_TYPE1_MAX_BITMAP (256ull << 20) /* DIRTY_BITMAP_SIZE_MAX */
+bool sim_group_opened(const struct sim_dev *dev);
+int sim_open_container(struct iommudirty_sim *sim);
+int sim_open_group(struct iommudirty_sim *sim, int device);
+void sim_container_close(struct iommudirty_sim *sim, struct sim_container *c);
+void sim_group_close(struct iommudirty_sim *sim, struct sim_dev *dev);
+void sim_group_dev_close(struct iommudirty_sim *sim, struct sim_dev *dev);
+int sim_container_ioctl(struct iommudirty_sim *sim, struct sim_container *c,
+			unsigned long req, void *arg);
+int sim_group_ioctl(struct iommudirty_sim *sim, struct sim_dev *dev,
+		    unsigned long req, void *arg);
+int sim_group_dev_ioctl(struct iommudirty_sim *sim, struct sim_dev *dev,
+			unsigned long req, void *arg);
+int sim_type1_dma_write(struct iommudirty_sim *sim, struct sim_dev *dev,
+			uint64_t iova, uint64_t length, const void *data);
+
+/* sysfs.c: the devices' sysfs entries behind readlink / dir_entry */
+int sim_dev_bdf(int device, char *buf, size_t len);
+int sim_sys_readlink(void *priv, const char *path, char *buf, size_t len);
+int sim_sys_dir_entry(void *priv, const char *path, unsigned int index,
+		      char *buf, size_t len);
 
 /* obj.c: object ids, iommufd object ioctls, VFIO cdev ioctls */
 void *sim_obj_get(struct sim_ictx *ictx, uint32_t id, enum sim_obj_type type);

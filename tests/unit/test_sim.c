@@ -266,7 +266,7 @@ static void test_new_and_opts(void **state)
 	struct { struct iommudirty_sim_opts o; uint64_t extra; } big;
 	(void)state;
 
-	IOMMUDIRTY_OPTS(iommudirty_sim_opts, bad, .flags = 1);
+	IOMMUDIRTY_OPTS(iommudirty_sim_opts, bad, .flags = 1u << 4);
 	errno = 0;
 	assert_null(iommudirty_sim_new(&bad));
 	assert_int_equal(errno, EINVAL);
