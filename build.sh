@@ -2,11 +2,13 @@
 # The project's entry points (see README):
 #   ./build.sh demo    build and run the pre-copy demo
 #   ./build.sh test    build and run every test: unit tests with gcc, clang and
-#                      ASan+UBSan, the install/packaging check, the examples,
-#                      then the real-kernel suite in a QEMU guest
+#                      ASan+UBSan, the decoder fuzzers (libFuzzer), the
+#                      install/packaging check, the examples, then the
+#                      real-kernel suite in a QEMU guest
 #   ./build.sh bench   build (release) and run the benchmarks
 # Each installs the Debian packages it needs when they are missing.
 # IOMMUDIRTY_SKIP_KERNEL=1 skips the real-kernel suite.
+# IOMMUDIRTY_FUZZ_SECONDS=N runs each fuzzer N seconds (default 20).
 set -euo pipefail
 cd "$(dirname "$0")"
 top=$PWD
@@ -69,6 +71,15 @@ test)
 		-DCMAKE_BUILD_TYPE=Debug -DIOMMUDIRTY_BENCH=OFF
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		run_ctest "unit + examples (ASan + UBSan)" "$top/build/asan"
+	# -- fuzzing: each vendor decoder under libFuzzer (clang, ASan+UBSan),
+	#    IOMMUDIRTY_FUZZ_SECONDS each (default 20), in parallel.
+	configure_build "$top/build/fuzz" -DCMAKE_C_COMPILER=clang -DIOMMUDIRTY_FUZZ=ON \
+		-DIOMMUDIRTY_FUZZ_SECONDS="${IOMMUDIRTY_FUZZ_SECONDS:-20}" \
+		-DIOMMUDIRTY_TESTS=OFF -DIOMMUDIRTY_EXAMPLES=OFF -DIOMMUDIRTY_BENCH=OFF \
+		-DIOMMUDIRTY_TOOLS=OFF
+	run_ctest "fuzz the decoders (clang libFuzzer, ${IOMMUDIRTY_FUZZ_SECONDS:-20} s each)" \
+		"$top/build/fuzz"
+	# -- end of fuzzing
 	echo "== install and consume (pkg-config, find_package)"
 	if bash "$top/tests/install/check.sh" "$top/build/gcc"; then
 		passed=$((passed + 1))
