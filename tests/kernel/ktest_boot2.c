@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "iommudirty.h"
+#include "kprobe.h"
 #include "kutil.h"
 #include "uapi.h"
 
@@ -299,6 +300,33 @@ int main(void)
 	rc = iommudirty_device_dirty_capable(dev);
 	R("lib_dirty_capable_0", rc == 0 ? 0 : FAILF("dirty_capable = %d", rc));
 
+	/* Why not, from the registers: scalable mode is on (SMTS, SLTS) but
+	 * QEMU emulates neither SLADS nor SMPWC. */
+	{
+		IOMMUDIRTY_OPTS(iommudirty_caps, c);
+		bool slads = false, smpwc = false, smts = false;
+
+		rc = iommudirty_device_caps(dev, &c);
+		ok = rc ? FAILF("device_caps = %d", rc) : 0;
+		for (uint32_t i = 0; !ok && i < c.nr_reasons; i++) {
+			kinfo("edu IOMMU reason %u: %s", c.reasons[i],
+			      iommudirty_reason_str(c.reasons[i]));
+			slads |= c.reasons[i] == IOMMUDIRTY_REASON_VTD_NO_SLADS;
+			smpwc |= c.reasons[i] == IOMMUDIRTY_REASON_VTD_NO_SMPWC;
+			smts |= c.reasons[i] == IOMMUDIRTY_REASON_VTD_NO_SMTS;
+		}
+		if (!ok && (c.vendor != IOMMUDIRTY_VENDOR_INTEL_VTD || c.dirty != 0))
+			ok = FAILF("vendor %u dirty %d, want VT-d, 0", c.vendor, c.dirty);
+		if (!ok && (!slads || !smpwc))
+			ok = FAILF("reasons lack VTD_NO_SLADS (%d) or VTD_NO_SMPWC (%d)",
+				   slads, smpwc);
+		if (!ok && smts)
+			ok = FAILF("VTD_NO_SMTS in scalable mode");
+		if (!ok && c.decoded_dirty != 0)
+			ok = FAILF("registers decoded as %d, want 0", c.decoded_dirty);
+		R("lib_caps_vtd_no_slads_smpwc", ok);
+	}
+
 	rc = iommudirty_tracker_new(ctx, NULL, &t);
 	R("lib_tracker_new", rc ? FAILF("tracker_new = %d", rc) : 0);
 	if (rc)
@@ -393,5 +421,27 @@ int main(void)
 	iommudirty_ctx_free(ctx);
 	close(devfd);
 	kmem_free(buf, LEN, false);
+
+	/* The probe tool on the real host: edu's IOMMU cannot track, type1 can
+	 * (every page dirty), edu has no VFIO migration: exit 1. Run after the
+	 * cdev is closed, or the group would be busy. */
+	{
+		static char out[16384];
+		const char *argv[] = { "", NULL };
+		const char *jargv[] = { "", "--json", NULL };
+
+		rc = kprobe_run(argv, out, sizeof(out));
+		ok = rc == 1 ? 0 : FAILF("probe exit %d, want 1", rc);
+		if (!ok && !strstr(out, "verdict: only via type1: every mapped page always reported dirty"))
+			ok = FAILF("no \"only via type1\" verdict");
+		if (!ok && !strstr(out, "ECAP.SLADS=0"))
+			ok = FAILF("the probe does not name ECAP.SLADS");
+		R("probe_edu_type1_only", ok);
+		rc = kprobe_run(jargv, out, sizeof(out));
+		ok = rc == 1 && strstr(out, "\"verdict\": \"type1\"") &&
+		     strstr(out, "\"migration\": false") ? 0 :
+		     FAILF("probe --json exit %d or fields missing", rc);
+		R("probe_edu_json", ok);
+	}
 	return 0;
 }
