@@ -235,7 +235,10 @@ static bool is_type1_read(const struct sim_fd *f, unsigned long req,
 {
 	uint32_t flags;
 
-	if (!f || f->kind != SIM_FD_CONTAINER || !arg)
+	/* Only these two take a pointer: SET_IOMMU and CHECK_EXTENSION pass
+	 * values. */
+	if (!f || f->kind != SIM_FD_CONTAINER || !arg ||
+	    (req != VFIO_IOMMU_DIRTY_PAGES && req != VFIO_IOMMU_UNMAP_DMA))
 		return false;
 	memcpy(&flags, (const uint8_t *)arg + 4, sizeof(flags));
 	if (req == VFIO_IOMMU_DIRTY_PAGES)
