@@ -491,8 +491,12 @@ static int c_unmap_dma(struct iommudirty_sim *sim, struct sim_container *c,
 					c->dmas[k].size / pg);
 		unmapped += c->dmas[k].size;
 	}
-	memmove(&c->dmas[i], &c->dmas[j], (c->nr_dmas - j) * sizeof(*c->dmas));
-	c->nr_dmas -= j - i;
+	/* No memmove on an empty (maybe NULL) array (UBSan). */
+	if (j > i) {
+		memmove(&c->dmas[i], &c->dmas[j],
+			(c->nr_dmas - j) * sizeof(*c->dmas));
+		c->nr_dmas -= j - i;
+	}
 	u.size = unmapped;
 	memcpy(arg, &u, sizeof(u));
 	return 0;
