@@ -147,23 +147,11 @@ static void iommufd_destroy_all(struct iommudirty_tracker *t)
 			log_warn(t->ctx, "device %u: detach: %s", t->atts[i].dev_id,
 				 strerror(-ret));
 	}
-	for (size_t i = 0; i < t->nhwpts; i++) {
-		int ret;
-
-		if (!t->hwpts[i].owned)
-			continue;
-		ret = iommufd_destroy(t->ctx, t->hwpts[i].id);
-		if (ret)
-			log_warn(t->ctx, "HWPT %u: destroy: %s", t->hwpts[i].id,
-				 strerror(-ret));
-	}
-	if (t->own_ioas) {
-		int ret = iommufd_destroy(t->ctx, t->ioas_id);
-
-		if (ret)
-			log_warn(t->ctx, "IOAS %u: destroy: %s", t->ioas_id,
-				 strerror(-ret));
-	}
+	for (size_t i = 0; i < t->nhwpts; i++)
+		if (t->hwpts[i].owned)
+			ctx_destroy_or_defer(t->ctx, t->hwpts[i].id);
+	if (t->own_ioas)
+		ctx_destroy_or_defer(t->ctx, t->ioas_id);
 	/* Devices we opened: closing the cdev unbinds them. */
 	for (size_t i = 0; i < t->npci; i++) {
 		iommudirty_device_free(t->pci[i].dev);

@@ -342,12 +342,20 @@ int type1_backend_init(struct iommudirty_tracker *t,
 			return ret;
 		}
 		t->own_container = true;
-		if (t1_ioctl(t, t->container, VFIO_GET_API_VERSION, NULL) != VFIO_API_VERSION ||
-		    t1_ioctl(t, t->container, VFIO_CHECK_EXTENSION,
-			     (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU) != 1) {
-			log_err(t->ctx, "type1: the container has no TYPE1v2 IOMMU");
-			info_add_reason(&t->info, IOMMUDIRTY_REASON_NO_TYPE1V2);
+		ret = t1_ioctl(t, t->container, VFIO_GET_API_VERSION, NULL);
+		if (ret >= 0 && ret != VFIO_API_VERSION)
 			ret = -EOPNOTSUPP;
+		if (ret >= 0)
+			ret = t1_ioctl(t, t->container, VFIO_CHECK_EXTENSION,
+				       (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU);
+		if (ret != 1) {
+			if (ret >= 0 || ret == -EOPNOTSUPP) {
+				log_err(t->ctx, "type1: the container has no TYPE1v2 IOMMU");
+				info_add_reason(&t->info, IOMMUDIRTY_REASON_NO_TYPE1V2);
+				ret = -EOPNOTSUPP;
+			} else {
+				info_add_reason(&t->info, IOMMUDIRTY_REASON_TYPE1_FAILED);
+			}
 			goto fail;
 		}
 		if (!npci) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "uapi.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -87,6 +88,11 @@ iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts)
 	if (!ctx)
 		return NULL;
 	atomic_init(&ctx->refs, 1);
+	if (pthread_mutex_init(&ctx->orphans_lock, NULL)) {
+		free(ctx);
+		errno = ENOMEM;
+		return NULL;
+	}
 	ctx->sys = sim ? &iommudirty_sys_sim : &iommudirty_sys_real;
 	ctx->sys_priv = sim;
 	ctx->log_fn = OPTS_GET(opts, iommudirty_ctx_opts, log_fn, NULL);
@@ -102,6 +108,7 @@ iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts)
 		if (fd == -ENOENT && (flags & IOMMUDIRTY_CTX_IOMMUFD_OPTIONAL)) {
 			ctx->fd = -1; /* type1 only */
 		} else if (fd < 0) {
+			pthread_mutex_destroy(&ctx->orphans_lock);
 			free(ctx);
 			errno = -fd;
 			return NULL;
@@ -125,9 +132,53 @@ void ctx_put(struct iommudirty_ctx *ctx)
 {
 	if (atomic_fetch_sub(&ctx->refs, 1) != 1)
 		return;
+	ctx_reap(ctx); /* ours, also in an adopted iommufd that stays open */
 	if (ctx->own_fd)
 		ctx->sys->close(ctx->sys_priv, ctx->fd);
+	pthread_mutex_destroy(&ctx->orphans_lock);
+	free(ctx->orphans);
 	free(ctx);
+}
+
+void ctx_destroy_or_defer(struct iommudirty_ctx *ctx, uint32_t id)
+{
+	struct uapi_destroy cmd = { .size = sizeof(cmd), .id = id };
+	int ret = sys_ioctl(ctx, ctx->fd, IOMMU_DESTROY, &cmd);
+	uint32_t *p;
+
+	if (!ret || ret == -ENOENT)
+		return;
+	log_warn(ctx, "iommufd object %u: destroy: %s; retrying later", id,
+		 strerror(-ret));
+	pthread_mutex_lock(&ctx->orphans_lock);
+	if (ctx->norphans == ctx->cap_orphans) {
+		size_t cap = ctx->cap_orphans ? ctx->cap_orphans * 2 : 8;
+
+		p = realloc(ctx->orphans, cap * sizeof(*p));
+		if (p) {
+			ctx->orphans = p;
+			ctx->cap_orphans = cap;
+		}
+	}
+	/* Without memory it stays until the iommufd is closed. */
+	if (ctx->norphans < ctx->cap_orphans)
+		ctx->orphans[ctx->norphans++] = id;
+	pthread_mutex_unlock(&ctx->orphans_lock);
+}
+
+void ctx_reap(struct iommudirty_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->orphans_lock);
+	for (size_t i = 0; i < ctx->norphans;) {
+		struct uapi_destroy cmd = { .size = sizeof(cmd), .id = ctx->orphans[i] };
+		int ret = sys_ioctl(ctx, ctx->fd, IOMMU_DESTROY, &cmd);
+
+		if (!ret || ret == -ENOENT)
+			ctx->orphans[i] = ctx->orphans[--ctx->norphans];
+		else
+			i++;
+	}
+	pthread_mutex_unlock(&ctx->orphans_lock);
 }
 
 IOMMUDIRTY_API void iommudirty_ctx_free(struct iommudirty_ctx *ctx)

@@ -4,6 +4,7 @@
 #define IOMMUDIRTY_INTERNAL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,6 +48,11 @@ bool opts_valid(const void *opts, size_t user_sz, size_t min_sz, size_t known_sz
 
 struct iommudirty_ctx {
 	atomic_int refs;
+	/* iommufd objects whose destroy failed during a cleanup: retried by
+	 * ctx_reap() until it works (or the fd closes and takes them). */
+	pthread_mutex_t orphans_lock;
+	uint32_t *orphans;
+	size_t norphans, cap_orphans;
 	int fd;
 	bool own_fd;
 	const struct iommudirty_sys_ops *sys;
@@ -57,6 +63,10 @@ struct iommudirty_ctx {
 };
 
 void ctx_get(struct iommudirty_ctx *ctx);
+/* Destroy an iommufd object in a cleanup path that cannot fail: if the
+ * kernel refuses now, the id is kept and retried by ctx_reap(). */
+void ctx_destroy_or_defer(struct iommudirty_ctx *ctx, uint32_t id);
+void ctx_reap(struct iommudirty_ctx *ctx);
 void ctx_put(struct iommudirty_ctx *ctx);
 
 __attribute__((format(printf, 3, 4)))

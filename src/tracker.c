@@ -142,6 +142,8 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
 
 	if (!ctx || !out || !opts_ok(opts))
 		return ret_err(-EINVAL);
+	if (ctx->fd >= 0)
+		ctx_reap(ctx);
 	info_out = OPTS_GET(opts, iommudirty_tracker_opts, info, NULL);
 	backend = pick_backend(opts);
 	t = calloc(1, sizeof(*t));
@@ -177,7 +179,9 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
 		if (ret && OPTS_GET(opts, iommudirty_tracker_opts, nr_pci_devices, 0)) {
 			log_reasons(t, IOMMUDIRTY_LOG_INFO, "iommufd rejected");
 			ret = type1_backend_init(t, opts);
-			if (ret && ret != -ENOMEM)
+			/* Neither is there: say so. A failing kernel call says
+			 * itself. */
+			if (ret == -ENOENT || ret == -ENODEV)
 				ret = -EOPNOTSUPP;
 		}
 		break;
@@ -203,6 +207,8 @@ IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t)
 	if (t->started)
 		t->be->stop(t);
 	t->be->destroy(t);
+	if (t->ctx->fd >= 0)
+		ctx_reap(t->ctx);
 	pthread_rwlock_destroy(&t->lock);
 	pthread_mutex_destroy(&t->pending_lock);
 	ctx_put(t->ctx);

@@ -91,6 +91,16 @@ IOMMUDIRTY_API const char *iommudirty_reason_str(uint32_t reason)
 	case IOMMUDIRTY_REASON_SMMUV3_NO_STAGE1: return "SMMUv3: IDR0.S1P=0: no stage 1, the only stage that can track";
 	case IOMMUDIRTY_REASON_SMMUV3_FIRMWARE: return "SMMUv3: the registers allow it, so firmware (IORT / device tree) withholds coherency or HTTU (inferred)";
 	case IOMMUDIRTY_REASON_MOCK_NO_DIRTY: return "mock IOMMU: device created with MOCK_FLAGS_DEVICE_NO_DIRTY";
+	case IOMMUDIRTY_REASON_NO_IOMMUFD: return "iommufd: no /dev/iommu (kernel built without CONFIG_IOMMUFD, or the module is not loaded)";
+	case IOMMUDIRTY_REASON_NO_VFIO_CDEV: return "iommufd: a device has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV off, or not bound to a VFIO driver)";
+	case IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK: return "iommufd: a device's IOMMU cannot track dirty pages";
+	case IOMMUDIRTY_REASON_IOMMUFD_FAILED: return "iommufd: a kernel call failed (see the log)";
+	case IOMMUDIRTY_REASON_NO_TYPE1_CONTAINER: return "type1: no /dev/vfio/vfio container";
+	case IOMMUDIRTY_REASON_NO_TYPE1V2: return "type1: the container offers no TYPE1v2 IOMMU";
+	case IOMMUDIRTY_REASON_GROUP_NOT_VIABLE: return "type1: a device's IOMMU group is not viable (a member is not bound to a VFIO driver)";
+	case IOMMUDIRTY_REASON_TYPE1_NO_MIGRATION: return "type1: no dirty page tracking (no CAP_MIGRATION; e.g. iommufd's compat container)";
+	case IOMMUDIRTY_REASON_TYPE1_FAILED: return "type1: a kernel call failed (see the log)";
+	case IOMMUDIRTY_REASON_TYPE1_CONSERVATIVE: return "type1: no hardware dirty bits: every mapped page is reported dirty on every read";
 	default: return "unknown reason";
 	}
 }

@@ -384,6 +384,107 @@ static void post_detach(struct fx *f, int ret)
 	expect_no_loss();
 }
 
+/* --- type1: the library opens the device through its group ---------- */
+static char t1_bdf[16];
+static const char *t1_bdfs[] = { t1_bdf };
+
+static void setup_type1_host(struct fx *f)
+{
+	memset(written, 0, sizeof(written));
+	memset(seen, 0, sizeof(seen));
+	/* Its IOMMU cannot track: auto mode must pick type1. */
+	assert_int_equal(fx_add_iommu(f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
+	f->sdev[0] = iommudirty_sim_add_device(f->sim, f->iommu[0]);
+	assert_int_equal(iommudirty_sim_device_bdf(f->sim, f->sdev[0], t1_bdf,
+						   sizeof(t1_bdf)), 0);
+	objs_before = objects(f);
+}
+
+static int op_type1_new(struct fx *f)
+{
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .pci_devices = t1_bdfs,
+			.nr_pci_devices = 1);
+
+	return iommudirty_tracker_new(f->ctx, &o, &f->t);
+}
+
+/* Type1 reports every mapped page: writes are seen, trivially; what is
+ * checked is that the tracker works after any failure. */
+static void type1_works(struct fx *f)
+{
+	uint64_t m[2];
+	static uint8_t ram[64 * 1024] __attribute__((aligned(4096)));
+
+	if (!iommudirty_tracker_started(f->t)) {
+		assert_int_equal(iommudirty_tracker_map(f->t, ram, sizeof(ram), 0,
+							IOMMUDIRTY_MAP_WRITE), 0);
+		assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	}
+	assert_int_equal(fx_write(f, 0, PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f->t, 0, 64 * KiB, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 0xffff);
+}
+
+static void post_type1_new(struct fx *f, int ret)
+{
+	if (ret) {
+		assert_null(f->t);
+		assert_int_equal(objects(f), objs_before);
+		assert_int_equal(op_type1_new(f), 0);
+	}
+	type1_works(f);
+}
+
+static void setup_type1(struct fx *f)
+{
+	setup_type1_host(f);
+	assert_int_equal(op_type1_new(f), 0);
+	type1_works(f);
+}
+
+static int op_type1_read(struct fx *f)
+{
+	uint64_t m[2];
+
+	/* 2 KiB pages: through a scratch bitmap. */
+	return iommudirty_tracker_read(f->t, 0, 64 * KiB, PG / 2, m, sizeof(m), 0);
+}
+
+static void post_type1(struct fx *f, int ret)
+{
+	type1_works(f);
+}
+
+static int op_type1_unmap_dirty(struct fx *f)
+{
+	uint64_t m[1];
+
+	return iommudirty_tracker_unmap_dirty(f->t, 0, 64 * KiB, PG, m, sizeof(m), 0);
+}
+
+static void post_type1_unmap_dirty(struct fx *f, int ret)
+{
+	if (ret) {
+		assert_int_equal(fx_write(f, 0, 0, 1), 0); /* still mapped */
+		assert_int_equal(op_type1_unmap_dirty(f), 0);
+	}
+	assert_int_equal(fx_write(f, 0, 0, 1), -EFAULT);
+}
+
+static int op_type1_restart(struct fx *f)
+{
+	int ret = iommudirty_tracker_stop(f->t);
+
+	return ret ? ret : iommudirty_tracker_start(f->t);
+}
+
+static void post_type1_restart(struct fx *f, int ret)
+{
+	if (!iommudirty_tracker_started(f->t))
+		assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	type1_works(f);
+}
+
 static void setup_empty(struct fx *f)
 {
 }
@@ -402,6 +503,10 @@ static const struct scenario scenarios[] = {
 	{ "read_partial_huge", setup_full, op_read_partial_huge, post_read_partial_huge },
 	{ "unmap_dirty", setup_full, op_unmap_dirty, post_unmap_dirty },
 	{ "detach", setup_full, op_detach, post_detach },
+	{ "type1_new", setup_type1_host, op_type1_new, post_type1_new },
+	{ "type1_read", setup_type1, op_type1_read, post_type1 },
+	{ "type1_unmap_dirty", setup_type1, op_type1_unmap_dirty, post_type1_unmap_dirty },
+	{ "type1_restart", setup_type1, op_type1_restart, post_type1_restart },
 };
 
 static void sweep(const struct scenario *s)

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The backend choice and the legacy VFIO type1 backend, on the simulated
+ * kernel configured as the hosts a VMM meets. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "sys.h"
+#include "uapi.h"
+
+#define PG (4 * KiB)
+
+struct host {
+	struct iommudirty_sim *sim;
+	struct iommudirty_ctx *ctx;
+	int dev;
+	char bdf[16];
+	const char *bdfs[1];
+	struct iommudirty_tracker *t;
+	struct iommudirty_tracker_info info;
+	uint8_t *mem;
+	uint64_t memlen;
+};
+
+static uint64_t stat_reads(struct host *h)
+{
+	struct iommudirty_sim_stats st = { .sz = sizeof(st) };
+
+	assert_int_equal(iommudirty_sim_get_stats(h->sim, &st), 0);
+	return st.dirty_reads;
+}
+
+static uint64_t stat_fds(struct host *h)
+{
+	struct iommudirty_sim_stats st = { .sz = sizeof(st) };
+
+	assert_int_equal(iommudirty_sim_get_stats(h->sim, &st), 0);
+	return st.open_fds;
+}
+
+/* A host with one device behind one IOMMU, the given kernel config. */
+static void host_init(struct host *h, unsigned int sim_flags, unsigned int iommu_flags,
+		      uint64_t type1_max)
+{
+	IOMMUDIRTY_OPTS(iommudirty_sim_opts, so, .flags = sim_flags,
+			.type1_max_bitmap = type1_max);
+	IOMMUDIRTY_OPTS(iommudirty_sim_iommu_opts, io, .flags = iommu_flags);
+	int iommu;
+
+	memset(h, 0, sizeof(*h));
+	h->sim = iommudirty_sim_new(&so);
+	assert_non_null(h->sim);
+	iommu = iommudirty_sim_add_iommu(h->sim, &io);
+	assert_true(iommu >= 0);
+	h->dev = iommudirty_sim_add_device(h->sim, iommu);
+	assert_true(h->dev >= 0);
+	assert_int_equal(iommudirty_sim_device_bdf(h->sim, h->dev, h->bdf, sizeof(h->bdf)), 0);
+	h->bdfs[0] = h->bdf;
+	IOMMUDIRTY_OPTS(iommudirty_ctx_opts, co, .sim = h->sim,
+			.flags = IOMMUDIRTY_CTX_IOMMUFD_OPTIONAL);
+	h->ctx = iommudirty_ctx_new(&co);
+	assert_non_null(h->ctx);
+	h->memlen = 64 * MiB;
+	h->mem = mmap(NULL, h->memlen, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	assert_true(h->mem != MAP_FAILED);
+	h->info.sz = sizeof(h->info);
+}
+
+static int host_tracker(struct host *h, uint32_t backend)
+{
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .backend = backend,
+			.pci_devices = h->bdfs, .nr_pci_devices = 1, .info = &h->info);
+
+	return iommudirty_tracker_new(h->ctx, &o, &h->t);
+}
+
+static bool has_reason(const struct iommudirty_tracker_info *info, uint32_t r)
+{
+	for (uint32_t i = 0; i < info->nr_reasons; i++)
+		if (info->reasons[i] == r)
+			return true;
+	return false;
+}
+
+static void host_fini(struct host *h)
+{
+	iommudirty_tracker_free(h->t);
+	iommudirty_ctx_free(h->ctx);
+	/* The tracker opened the devices, the group, the container: all gone. */
+	assert_int_equal(stat_fds(h), 0);
+	iommudirty_sim_free(h->sim);
+	munmap(h->mem, h->memlen);
+}
+
+static void test_auto_picks_iommufd_when_it_can_track(void **state)
+{
+	struct host h;
+	uint64_t m[1];
+
+	host_init(&h, 0, 0, 0);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_AUTO), 0);
+	assert_int_equal(h.info.backend, IOMMUDIRTY_BACKEND_IOMMUFD);
+	assert_int_equal(h.info.precise, 1);
+	assert_true(iommudirty_tracker_device_fd(h.t, 0) >= 0);
+	assert_int_equal(iommudirty_tracker_device_fd(h.t, 1), -ENOENT);
+	assert_true(iommudirty_tracker_ioas_id(h.t) != 0);
+	assert_int_equal(iommudirty_tracker_map(h.t, h.mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(h.t), 0);
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 3 * PG, 1, NULL), 0);
+	assert_int_equal(iommudirty_tracker_read(h.t, 0, 64 * PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 1ull << 3); /* precise */
+	host_fini(&h);
+}
+
+/* The device's IOMMU cannot track: type1, conservative, and why. */
+static void test_auto_falls_back_to_type1(void **state)
+{
+	struct host h;
+	struct iommudirty_tracker_info info = { .sz = sizeof(info) };
+	uint64_t m[4];
+
+	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_AUTO), 0);
+	assert_int_equal(iommudirty_tracker_info(h.t, &info), 0);
+	assert_int_equal(info.backend, IOMMUDIRTY_BACKEND_TYPE1);
+	assert_int_equal(info.precise, 0);
+	assert_true(has_reason(&info, IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK));
+	assert_true(has_reason(&info, IOMMUDIRTY_REASON_KERNEL_NO_CAP));
+	assert_true(has_reason(&info, IOMMUDIRTY_REASON_TYPE1_CONSERVATIVE));
+	assert_int_equal(info.type1_pgsize, PG);
+	assert_int_equal(info.type1_max_bitmap_bytes, 256 * MiB);
+	assert_int_equal(iommudirty_tracker_ioas_id(h.t), 0);
+	assert_true(iommudirty_tracker_device_fd(h.t, 0) >= 0);
+
+	/* iommufd-only calls say so. */
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(h.t, 1, 0), -EOPNOTSUPP);
+	assert_int_equal(iommudirty_tracker_iova_ranges(h.t, NULL, 0, NULL), -EOPNOTSUPP);
+
+	assert_int_equal(iommudirty_tracker_map(h.t, h.mem, 64 * KiB, MiB, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(h.t, h.mem + MiB, 64 * KiB, 2 * MiB,
+						IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE), 0);
+	/* Before start: refused by the library (and by type1). */
+	assert_int_equal(iommudirty_tracker_read(h.t, MiB, 64 * KiB, PG, m, sizeof(m), 0), -EINVAL);
+	assert_int_equal(iommudirty_tracker_start(h.t), 0);
+	/* The device writes through the container. */
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, MiB + 5, 3, "xyz"), 0);
+	assert_memory_equal(h.mem + 5, "xyz", 3);
+	/* Every mapped page, every time: 16 pages, twice. */
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(iommudirty_tracker_read(h.t, MiB, 64 * KiB, PG, m, sizeof(m), 0), 0);
+		assert_int_equal(iommudirty_bitmap_count(m, 16), 16);
+	}
+	/* Holes read clean without a kernel read: [MiB+64K, 2MiB). */
+	{
+		uint64_t before = stat_reads(&h);
+		uint64_t *big = calloc(1, iommudirty_bitmap_size(2 * MiB, PG));
+
+		assert_int_equal(iommudirty_tracker_read(h.t, MiB, 2 * MiB, PG, big,
+							 iommudirty_bitmap_size(2 * MiB, PG), 0), 0);
+		assert_int_equal(iommudirty_bitmap_count(big, 512), 32);
+		assert_int_equal(big[0], 0xffff);
+		assert_int_equal(big[4], 0xffff);
+		assert_int_equal(stat_reads(&h) - before, 2); /* one per mapping run */
+		free(big);
+	}
+	host_fini(&h);
+}
+
+/* Caller page sizes other than type1's: OR-fold to larger, replicate to
+ * smaller, and cut mappings through a scratch bitmap. */
+static void test_type1_page_size_conversion(void **state)
+{
+	struct host h;
+	uint64_t m[64];
+
+	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_TYPE1), 0);
+	assert_int_equal(iommudirty_tracker_map(h.t, h.mem, 3 * PG, 2 * MiB + 8 * PG,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(h.t), 0);
+	/* 64 KiB pages: pages 8..10 of 4 KiB are in 64 KiB page 0. */
+	assert_int_equal(iommudirty_tracker_read(h.t, 2 * MiB, 256 * KiB, 64 * KiB, m,
+						 sizeof(m), 0), 0);
+	assert_int_equal(m[0], 1);
+	/* 2 KiB pages: each 4 KiB page is two bits. */
+	assert_int_equal(iommudirty_tracker_read(h.t, 2 * MiB + 8 * PG, 3 * PG, PG / 2, m,
+						 sizeof(m), 0), 0);
+	assert_int_equal(m[0], 0x3f);
+	/* Part of the mapping only: its pages, nothing past the range. */
+	m[0] = ~0ull;
+	assert_int_equal(iommudirty_tracker_read(h.t, 2 * MiB + 9 * PG, PG, PG, m, 8, 0), 0);
+	assert_int_equal(m[0], 1);
+	host_fini(&h);
+}
+
+static void test_type1_unmap_dirty_is_atomic(void **state)
+{
+	struct host h;
+	uint64_t m[4], before;
+
+	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_TYPE1), 0);
+	assert_int_equal(iommudirty_tracker_map(h.t, h.mem, 32 * PG, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(h.t, h.mem + MiB, 32 * PG, 32 * PG,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(h.t), 0);
+	before = stat_reads(&h);
+	/* One kernel call: the read and the unmap are one. */
+	assert_int_equal(iommudirty_tracker_unmap_dirty(h.t, 32 * PG, 32 * PG, PG, m,
+							sizeof(m), 0), 0);
+	assert_int_equal(stat_reads(&h) - before, 1);
+	assert_int_equal(iommudirty_bitmap_count(m, 32), 32);
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 32 * PG, 1, NULL), -EFAULT);
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 0, 1, NULL), 0);
+	/* At a larger page size the bits fold. */
+	assert_int_equal(iommudirty_tracker_unmap_dirty(h.t, 0, 32 * PG, 64 * KiB, m,
+							sizeof(m), 0), 0);
+	assert_int_equal(m[0], 3);
+	host_fini(&h);
+}
+
+/* Past type1's per-call bitmap limit, reads go in chunks of whole mappings;
+ * one mapping bigger than a call can take is refused, not cut. */
+static void test_type1_chunks(void **state)
+{
+	struct host h;
+	uint64_t *m = calloc(1, iommudirty_bitmap_size(8 * MiB, PG));
+	uint64_t before;
+
+	/* 64 bytes per call: 512 pages, 2 MiB. */
+	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 64);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_TYPE1), 0);
+	assert_int_equal(h.info.type1_max_bitmap_bytes, 64);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(iommudirty_tracker_map(h.t, h.mem + i * MiB, MiB, i * MiB,
+							IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(h.t, h.mem + 8 * MiB, 4 * MiB, 8 * MiB,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(h.t), 0);
+	before = stat_reads(&h);
+	assert_int_equal(iommudirty_tracker_read(h.t, 0, 4 * MiB, PG, m,
+						 iommudirty_bitmap_size(4 * MiB, PG), 0), 0);
+	assert_int_equal(stat_reads(&h) - before, 2);
+	assert_int_equal(iommudirty_bitmap_count(m, 1024), 1024);
+	assert_int_equal(iommudirty_tracker_read(h.t, 8 * MiB, 4 * MiB, PG, m,
+						 iommudirty_bitmap_size(4 * MiB, PG), 0), -E2BIG);
+	assert_int_equal(iommudirty_tracker_unmap_dirty(h.t, 8 * MiB, 4 * MiB, PG, m,
+							iommudirty_bitmap_size(4 * MiB, PG), 0),
+			 -E2BIG);
+	free(m);
+	host_fini(&h);
+}
+
+static void expect_type1_with(unsigned int sim_flags, uint32_t reason)
+{
+	struct host h;
+
+	host_init(&h, sim_flags, 0, 0);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_AUTO), 0);
+	assert_int_equal(h.info.backend, IOMMUDIRTY_BACKEND_TYPE1);
+	assert_true(has_reason(&h.info, reason));
+	host_fini(&h);
+}
+
+static void test_auto_without_iommufd_or_cdev(void **state)
+{
+	expect_type1_with(IOMMUDIRTY_SIM_NO_IOMMUFD, IOMMUDIRTY_REASON_NO_IOMMUFD);
+	expect_type1_with(IOMMUDIRTY_SIM_NO_CDEV, IOMMUDIRTY_REASON_NO_VFIO_CDEV);
+}
+
+/* Nothing can track: a clear error with every reason, nothing left open. */
+static void test_no_backend_can_track(void **state)
+{
+	struct host h;
+
+	host_init(&h, IOMMUDIRTY_SIM_NO_IOMMUFD | IOMMUDIRTY_SIM_NO_TYPE1, 0, 0);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_AUTO), -EOPNOTSUPP);
+	assert_null(h.t);
+	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_NO_IOMMUFD));
+	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_NO_TYPE1_CONTAINER));
+	host_fini(&h);
+
+	/* iommufd's compat container: type1 without dirty tracking. */
+	host_init(&h, IOMMUDIRTY_SIM_TYPE1_COMPAT, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_AUTO), -EOPNOTSUPP);
+	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK));
+	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_TYPE1_NO_MIGRATION));
+	host_fini(&h);
+
+	/* Forced iommufd on a device that cannot track. */
+	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_IOMMUFD), -EOPNOTSUPP);
+	host_fini(&h);
+
+	/* Forced iommufd on a host without /dev/iommu. */
+	host_init(&h, IOMMUDIRTY_SIM_NO_IOMMUFD, 0, 0);
+	assert_int_equal(iommudirty_ctx_fd(h.ctx), -ENODEV);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_IOMMUFD), -ENODEV);
+	{
+		struct iommudirty_device *d;
+
+		assert_int_equal(iommudirty_device_bind(h.ctx, 3, &d), -ENODEV);
+	}
+	host_fini(&h);
+}
+
+/* The VMM owns the container and its group; the library adopts it. */
+static void test_adopt_container(void **state)
+{
+	struct host h;
+	int cfd, gfd, dfd, container_arg;
+	uint64_t m[1];
+	char path[64];
+
+	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	cfd = iommudirty_sys_sim.open(h.sim, "/dev/vfio/vfio", 0);
+	assert_true(cfd >= 0);
+	/* The sim names group g = device + 1. */
+	{
+		char link[256];
+
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", h.bdf);
+		assert_true(iommudirty_sys_sim.readlink(h.sim, path, link, sizeof(link)) > 0);
+		snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
+	}
+	gfd = iommudirty_sys_sim.open(h.sim, path, 0);
+	assert_true(gfd >= 0);
+	container_arg = cfd;
+	assert_int_equal(iommudirty_sim_ioctl(h.sim, gfd, VFIO_GROUP_SET_CONTAINER, &container_arg), 0);
+	assert_int_equal(iommudirty_sim_ioctl(h.sim, cfd, VFIO_SET_IOMMU,
+					      (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU), 0);
+	dfd = iommudirty_sim_ioctl(h.sim, gfd, VFIO_GROUP_GET_DEVICE_FD, h.bdf);
+	assert_true(dfd >= 0);
+	struct uapi_vfio_dma_map mp = { .argsz = sizeof(mp), .flags = UAPI_VFIO_DMA_MAP_FLAG_WRITE,
+					.vaddr = (uintptr_t)h.mem, .iova = 0, .size = 64 * KiB };
+	assert_int_equal(iommudirty_sim_ioctl(h.sim, cfd, VFIO_IOMMU_MAP_DMA, &mp), 0);
+
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .flags = IOMMUDIRTY_TRACKER_ADOPT_CONTAINER,
+			.type1_container_fd = cfd);
+	assert_int_equal(iommudirty_tracker_new(h.ctx, &o, &h.t), 0);
+	assert_int_equal(iommudirty_tracker_adopt_mapping(h.t, 0, 64 * KiB), 0);
+	assert_int_equal(iommudirty_tracker_start(h.t), 0);
+	assert_int_equal(iommudirty_tracker_read(h.t, 0, 64 * KiB, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 0xffff);
+	iommudirty_tracker_free(h.t);
+	h.t = NULL;
+	/* The VMM's container still works. */
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 0, 1, NULL), 0);
+	assert_int_equal(iommudirty_sim_close(h.sim, dfd), 0);
+	assert_int_equal(iommudirty_sim_close(h.sim, gfd), 0);
+	assert_int_equal(iommudirty_sim_close(h.sim, cfd), 0);
+	host_fini(&h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_auto_picks_iommufd_when_it_can_track),
+		cmocka_unit_test(test_auto_falls_back_to_type1),
+		cmocka_unit_test(test_type1_page_size_conversion),
+		cmocka_unit_test(test_type1_unmap_dirty_is_atomic),
+		cmocka_unit_test(test_type1_chunks),
+		cmocka_unit_test(test_auto_without_iommufd_or_cdev),
+		cmocka_unit_test(test_no_backend_can_track),
+		cmocka_unit_test(test_adopt_container),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
