@@ -778,13 +778,15 @@ IOMMUDIRTY_API int iommudirty_sim_device_bdf(struct iommudirty_sim *sim,
 
 /** iommudirty_sim_open_device() - open the device's VFIO cdev, as
  * open("/dev/vfio/devices/vfioN") would.
- * Return: an fd, or -EINVAL (no such device), -EBUSY (already open), or
- * the eventfd(2) error. Since: 0.1 */
+ * Return: an fd, or -EINVAL (no such device), -EBUSY (already open),
+ * -ENOENT (the sim has IOMMUDIRTY_SIM_NO_CDEV), or the eventfd(2) error.
+ * Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_open_device(struct iommudirty_sim *sim,
 					      int device);
 
 /** iommudirty_sim_open_iommufd() - open a new iommufd, as
- * open("/dev/iommu") would. Return: an fd or a negative errno. Since: 0.1 */
+ * open("/dev/iommu") would. Return: an fd, -ENOENT (the sim has
+ * IOMMUDIRTY_SIM_NO_IOMMUFD), or another negative errno. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_open_iommufd(struct iommudirty_sim *sim);
 
 /** iommudirty_sim_close() - close an fd the sim handed out (releasing a

@@ -453,6 +453,13 @@ IOMMUDIRTY_API int iommudirty_sim_add_iommu(struct iommudirty_sim *sim,
 		goto err;
 	if (iommu->hw_info_len > 4096)
 		goto err;
+	if (!iommu->hw_info_type && !iommu->hw_info_len) {
+		/* What the kernel's selftest mock reports: {flags, test_reg}. */
+		static const uint32_t mock_info[2] = { 0, 0xdeadbeef };
+
+		data = mock_info;
+		iommu->hw_info_len = sizeof(mock_info);
+	}
 	if (!iommu->hw_info_type)
 		iommu->hw_info_type = IOMMUDIRTY_HW_INFO_SELFTEST;
 	if (!iommu->pgsize_bitmap)

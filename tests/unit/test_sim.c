@@ -764,9 +764,10 @@ static void test_get_hw_info(void **state)
 				   .out_capabilities = 0x77 };
 	assert_int_equal(do_ioctl(&h, h.ifd, IOMMU_GET_HW_INFO, &q), 0);
 	assert_int_equal(q.out_data_type, IOMMUDIRTY_HW_INFO_SELFTEST);
-	assert_int_equal(q.data_len, 0);
+	assert_int_equal(q.data_len, 8); /* the mock's {flags, test_reg} */
 	assert_int_equal(q.out_capabilities, 0x77);
 	q.size = sizeof(q);
+	q.data_len = 0; /* out: the kernel's length; no buffer given */
 	assert_int_equal(do_ioctl(&h, h.ifd, IOMMU_GET_HW_INFO, &q), 0);
 	assert_int_equal(q.out_capabilities, 0);
 
