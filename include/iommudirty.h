@@ -396,6 +396,14 @@ struct iommudirty_tracker_opts {
 	/* If not NULL (with its sz set), filled with the choice and the
 	 * reasons, also when creation fails. */
 	struct iommudirty_tracker_info *info;
+	/* For HWPTs the VMM attaches devices to itself
+	 * (iommudirty_tracker_alloc_hwpt()): the atomic unmap moves tracking
+	 * to a new HWPT and calls this to have the VMM move every device on
+	 * old_hwpt to new_hwpt (VFIO_DEVICE_ATTACH_IOMMUFD_PT on an attached
+	 * device replaces its attachment). Return 0 or a negative errno; on
+	 * failure it is called again with the ids swapped to move them back. */
+	int (*replace_fn)(void *user, uint32_t old_hwpt, uint32_t new_hwpt);
+	void *replace_user;
 };
 
 /**
@@ -545,7 +553,8 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_mapping(struct iommudirty_tracker *t
 /**
  * iommudirty_tracker_unmap() - unmap whole mappings inside [iova,
  * iova+length). Their dirty bits are discarded (use
- * iommudirty_tracker_unmap_dirty() to keep them).
+ * iommudirty_tracker_unmap_dirty() to keep them). Mappings taken away by
+ * iommudirty_tracker_write_protect() are only forgotten.
  * Return: 0; -EINVAL (NULL, length 0), -EOVERFLOW, -ENOENT (the range cuts a
  * mapping or holds none: nothing is unmapped), or IOMMU_IOAS_UNMAP's error.
  * Thread-safe. Since: 0.1
@@ -626,9 +635,45 @@ IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
 					   size_t bitmap_bytes,
 					   unsigned int flags);
 
-/* Reserved for the atomic "write-protect, read final dirties, unmap"
- * variant; not implemented in 0.1 (-EOPNOTSUPP). */
+/* The atomic variant: iommudirty_tracker_write_protect(), then the unmap. */
 #define IOMMUDIRTY_UNMAP_ATOMIC (1u << 0)
+
+/**
+ * iommudirty_tracker_write_protect() - take whole mappings inside [iova,
+ * iova+length) away from every device and report their final dirty bits:
+ * "write-protect and clear dirties", the first half of an atomic unmap.
+ * Guarantee, once it returns: (1) no attached device can write the range
+ * (DMA to it faults; reads of it fault too); (2) every write a device
+ * completed to the range before that moment is in the bitmap, or was
+ * reported by an earlier read; (3) the mappings stay known to the tracker,
+ * reading clean, until iommudirty_tracker_unmap() of them, which then needs
+ * no kernel call: the kernel has already dropped them.
+ * How, and what it costs: iommufd has no write-protect operation. The
+ * library builds a second IOAS holding every other mapping (one
+ * IOMMU_IOAS_COPY per mapping: the pinned pages are shared, not copied),
+ * a dirty-tracking HWPT per IOMMU on it, and moves every device onto it
+ * (an attachment is replaced atomically). The old HWPTs then receive no
+ * writes, so their bits are final: the range's go to the bitmap, the others
+ * are kept and reported by the next reads. Cost: kernel calls in proportion
+ * to the number of mappings, plus a walk of the old page tables; the IOAS
+ * and HWPT ids change (ask iommudirty_tracker_ioas_id()/_hwpt_ids() again).
+ * Replacing an attachment is not hitless on every IOMMU (6.12 VT-d blocks
+ * DMA briefly): devices may see transient faults on other mappings.
+ * On type1 it is the kernel's unmap with a dirty bitmap (atomic there).
+ * Arguments and bitmap as iommudirty_tracker_read(); the tracker must be
+ * started; @flags must be 0.
+ * Return: 0; -EINVAL, -EOVERFLOW, -ERANGE as for a read; -ENOENT (the range
+ * cuts a mapping or holds none); -EOPNOTSUPP (adopted IOAS or HWPT, or a
+ * VMM-attached HWPT without opts.replace_fn); -ENOMEM; or the kernel's
+ * error, with nothing changed: every device is still on its attachment.
+ * Thread-safe (waits for reads). Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_tracker_write_protect(struct iommudirty_tracker *t,
+						    uint64_t iova, uint64_t length,
+						    uint64_t page_size,
+						    uint64_t *bitmap,
+						    size_t bitmap_bytes,
+						    unsigned int flags);
 
 /**
  * iommudirty_tracker_unmap_dirty() - report the dirty bits of whole
@@ -639,14 +684,15 @@ IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
  * the bitmap. NOT guaranteed: a write by a device still doing DMA into the
  * range after the read started and before the unmap finished may be missing
  * (it may also land in memory). Quiesce the device's DMA to the range first,
- * or use the atomic variant (IOMMUDIRTY_UNMAP_ATOMIC) when it exists.
+ * or pay for IOMMUDIRTY_UNMAP_ATOMIC: iommudirty_tracker_write_protect()
+ * then the unmap, with that guarantee and that cost.
  * On type1 the kernel reads and unmaps under one lock (VFIO_IOMMU_UNMAP_DMA
  * with GET_DIRTY_BITMAP), so nothing is missed there, and as everywhere on
  * type1 every page is reported dirty.
  * Arguments and bitmap as iommudirty_tracker_read(); the tracker must be
  * started.
- * Return: 0; the errors of read and unmap; -EOPNOTSUPP for
- * IOMMUDIRTY_UNMAP_ATOMIC in this version. If the read fails nothing is
+ * Return: 0; the errors of read and unmap, and with IOMMUDIRTY_UNMAP_ATOMIC
+ * those of iommudirty_tracker_write_protect(). If the read fails nothing is
  * unmapped; if the unmap fails the bitmap holds the bits and the mappings
  * stay. Thread-safe. Since: 0.1
  */
@@ -814,6 +860,19 @@ IOMMUDIRTY_API int iommudirty_sim_ioctl(struct iommudirty_sim *sim, int fd,
 IOMMUDIRTY_API int iommudirty_sim_dma_write(struct iommudirty_sim *sim,
 					    int device, uint64_t iova,
 					    uint64_t length, const void *data);
+
+/* Called before each ioctl that reaches the sim through a context. */
+typedef void (*iommudirty_sim_hook_fn)(void *user, int fd, unsigned long request);
+
+/**
+ * iommudirty_sim_set_hook() - call @fn before every ioctl a context issues
+ * (NULL removes it), without the sim's lock held: the hook may call
+ * iommudirty_sim_dma_write() to make a device write land at an exact point
+ * of a library operation (a race forced deterministically).
+ * Return: 0, or -EINVAL if sim is NULL. Since: 0.1
+ */
+IOMMUDIRTY_API int iommudirty_sim_set_hook(struct iommudirty_sim *sim,
+					   iommudirty_sim_hook_fn fn, void *user);
 
 /**
  * iommudirty_sim_fail_call() - make the @nth next kernel call (open or

@@ -224,6 +224,8 @@ const struct backend_ops backend_type1 = {
 	.read_run = type1_read_run,
 	.kread = type1_kread,
 	.unmap_dirty = type1_unmap_dirty,
+	/* The kernel's unmap with a bitmap already is the atomic operation. */
+	.write_protect = type1_unmap_dirty,
 	.destroy = type1_destroy,
 };
 

@@ -156,6 +156,8 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
 		t->max_io_page = DEFAULT_MAX_IO_PAGE;
 	t->iova_alignment = 1;
 	t->info.sz = sizeof(t->info);
+	t->replace_fn = OPTS_GET(opts, iommudirty_tracker_opts, replace_fn, NULL);
+	t->replace_user = OPTS_GET(opts, iommudirty_tracker_opts, replace_user, NULL);
 	if (pthread_rwlock_init(&t->lock, NULL)) {
 		free(t);
 		return ret_err(-ENOMEM);
@@ -274,7 +276,10 @@ static int insert_mapping(struct iommudirty_tracker *t, uint64_t iova,
 		}
 	}
 	memmove(&t->maps[i + 1], &t->maps[i], (t->nmaps - i) * sizeof(*t->maps));
-	t->maps[i] = (struct mapping){ .iova = iova, .len = length };
+	t->maps[i] = (struct mapping){
+		.iova = iova, .len = length,
+		.flags = adopt ? IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE : flags,
+	};
 	t->nmaps++;
 	return 0;
 }
@@ -340,8 +345,14 @@ static void forget_mappings(struct iommudirty_tracker *t, uint64_t iova,
 static int unmap_locked(struct iommudirty_tracker *t, uint64_t iova,
 			uint64_t length, size_t first, size_t last)
 {
-	int ret = t->be->unmap(t, iova, length);
+	bool any = false;
+	int ret = 0;
 
+	/* Mappings write_protect took away are no longer in the kernel. */
+	for (size_t i = first; i < last; i++)
+		any |= !t->maps[i].gone;
+	if (any)
+		ret = t->be->unmap(t, iova, length);
 	if (ret) {
 		log_err(t->ctx, "unmap [%#llx, +%#llx): %s", (unsigned long long)iova,
 			(unsigned long long)length, strerror(-ret));
@@ -457,6 +468,54 @@ static int pending_add_locked(struct iommudirty_tracker *t, uint64_t start,
 		return ret;
 	t->pending[t->npending++] = (struct extent){ start, end };
 	return 0;
+}
+
+void pending_add_range(struct iommudirty_tracker *t, uint64_t start, uint64_t end)
+{
+	pthread_mutex_lock(&t->pending_lock);
+	if (pending_add_locked(t, start, end) && t->npending) {
+		/* No memory: widen the last extent instead, never drop bits. */
+		struct extent *e = &t->pending[t->npending - 1];
+
+		e->start = MIN(e->start, start);
+		e->end = MAX(e->end, end);
+	}
+	pthread_mutex_unlock(&t->pending_lock);
+}
+
+static int cmp_extent(const void *a, const void *b)
+{
+	const struct extent *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+#define PENDING_MAX 65536
+
+void pending_normalize(struct iommudirty_tracker *t)
+{
+	uint64_t gap = 0;
+	size_t n;
+
+	pthread_mutex_lock(&t->pending_lock);
+	qsort(t->pending, t->npending, sizeof(*t->pending), cmp_extent);
+	for (;;) {
+		n = 0;
+		for (size_t i = 0; i < t->npending; i++) {
+			struct extent e = t->pending[i];
+
+			if (n && e.start <= t->pending[n - 1].end + gap)
+				t->pending[n - 1].end = MAX(t->pending[n - 1].end, e.end);
+			else
+				t->pending[n++] = e;
+		}
+		t->npending = n;
+		if (n <= PENDING_MAX)
+			break;
+		/* Too many: report some clean pages as dirty instead. */
+		gap = gap ? gap * 2 : 4096;
+	}
+	pthread_mutex_unlock(&t->pending_lock);
 }
 
 /* Mark caller pages covering [x, y) dirty. */
@@ -624,8 +683,12 @@ static int read_locked(struct iommudirty_tracker *t, uint64_t iova,
 		size_t j = i + 1;
 		uint64_t rs = t->maps[i].iova, re = rs + t->maps[i].len;
 
+		if (t->maps[i].gone) {
+			i++;
+			continue;
+		}
 		/* Extend over IOVA-adjacent mappings: one kernel read. */
-		while (j < t->nmaps && t->maps[j].iova == re) {
+		while (j < t->nmaps && t->maps[j].iova == re && !t->maps[j].gone) {
 			re += t->maps[j].len;
 			j++;
 		}
@@ -656,6 +719,50 @@ IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
 	return ret_err(ret);
 }
 
+/* Caller holds the write lock; [first, last) are whole mappings of the
+ * range and the tracker is started. */
+static int write_protect_locked(struct iommudirty_tracker *t, uint64_t iova,
+				uint64_t length, uint64_t page_size,
+				uint64_t *bitmap, size_t first, size_t last)
+{
+	int ret;
+
+	memset(bitmap, 0, iommudirty_bitmap_size(length, page_size));
+	ret = t->be->write_protect(t, iova, length, page_size, bitmap, first, last);
+	if (ret)
+		return ret;
+	/* Pending bits of the range are owed to the caller now. */
+	pending_report(t, iova, iova + length, page_size, bitmap, true);
+	for (size_t i = first; i < last; i++)
+		t->maps[i].gone = true;
+	return 0;
+}
+
+IOMMUDIRTY_API int iommudirty_tracker_write_protect(struct iommudirty_tracker *t,
+						    uint64_t iova, uint64_t length,
+						    uint64_t page_size,
+						    uint64_t *bitmap,
+						    size_t bitmap_bytes,
+						    unsigned int flags)
+{
+	size_t first, last;
+	int ret;
+
+	if (flags)
+		return ret_err(-EINVAL);
+	ret = check_read_args(t, iova, length, page_size, bitmap, bitmap_bytes, 0);
+	if (ret)
+		return ret_err(ret);
+	pthread_rwlock_wrlock(&t->lock);
+	ret = whole_mappings(t, iova, iova + length, &first, &last);
+	if (!ret && !t->started)
+		ret = -EINVAL;
+	if (!ret)
+		ret = write_protect_locked(t, iova, length, page_size, bitmap, first, last);
+	pthread_rwlock_unlock(&t->lock);
+	return ret_err(ret);
+}
+
 IOMMUDIRTY_API int iommudirty_tracker_unmap_dirty(struct iommudirty_tracker *t,
 						  uint64_t iova, uint64_t length,
 						  uint64_t page_size,
@@ -666,9 +773,7 @@ IOMMUDIRTY_API int iommudirty_tracker_unmap_dirty(struct iommudirty_tracker *t,
 	size_t first, last;
 	int ret;
 
-	if (flags & IOMMUDIRTY_UNMAP_ATOMIC)
-		return ret_err(t ? -EOPNOTSUPP : -EINVAL);
-	if (flags)
+	if (flags & ~IOMMUDIRTY_UNMAP_ATOMIC)
 		return ret_err(-EINVAL);
 	ret = check_read_args(t, iova, length, page_size, bitmap, bitmap_bytes, 0);
 	if (ret)
@@ -677,7 +782,13 @@ IOMMUDIRTY_API int iommudirty_tracker_unmap_dirty(struct iommudirty_tracker *t,
 	ret = whole_mappings(t, iova, iova + length, &first, &last);
 	if (!ret && !t->started)
 		ret = -EINVAL;
-	if (!ret && t->be->unmap_dirty) {
+	if (!ret && (flags & IOMMUDIRTY_UNMAP_ATOMIC)) {
+		ret = write_protect_locked(t, iova, length, page_size, bitmap,
+					   first, last);
+		/* The kernel has dropped them already. */
+		if (!ret)
+			forget_mappings(t, iova, length, first, last);
+	} else if (!ret && t->be->unmap_dirty) {
 		memset(bitmap, 0, iommudirty_bitmap_size(length, page_size));
 		ret = t->be->unmap_dirty(t, iova, length, page_size, bitmap,
 					 first, last);

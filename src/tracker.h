@@ -14,6 +14,10 @@
 struct mapping {
 	uint64_t iova;
 	uint64_t len;
+	unsigned int flags; /* IOMMUDIRTY_MAP_*, to copy it elsewhere */
+	/* Taken away by write_protect: no longer in the kernel, reads skip
+	 * it (a hole), unmap only forgets it. */
+	bool gone;
 };
 
 struct hwpt {
@@ -22,6 +26,7 @@ struct hwpt {
 	bool vmm_attach; /* owned, but the VMM attaches devices to it */
 	bool tracking;   /* ENABLE was sent and not undone */
 	unsigned int ndev; /* devices we attached to it */
+	uint32_t dev_id;   /* a device behind it: its IOMMU, for a twin */
 };
 
 struct attachment {
@@ -67,6 +72,11 @@ struct backend_ops {
 	int (*unmap_dirty)(struct iommudirty_tracker *t, uint64_t iova,
 			   uint64_t len, uint64_t ps, uint64_t *bitmap,
 			   size_t first, size_t last);
+	/* Take whole mappings [first, last) away from every device and put
+	 * their final bits in the (zeroed) bitmap. Nothing changes on error. */
+	int (*write_protect)(struct iommudirty_tracker *t, uint64_t iova,
+			     uint64_t len, uint64_t ps, uint64_t *bitmap,
+			     size_t first, size_t last);
 	void (*destroy)(struct iommudirty_tracker *t);
 };
 
@@ -91,6 +101,8 @@ struct iommudirty_tracker {
 	size_t npending, cap_pending;
 	struct pci_dev *pci;
 	size_t npci;
+	int (*replace_fn)(void *user, uint32_t old_hwpt, uint32_t new_hwpt);
+	void *replace_user;
 
 	/* iommufd */
 	uint32_t ioas_id;
@@ -115,6 +127,9 @@ struct read_req {
 	uint64_t page_size;
 	uint64_t *bitmap;
 	bool no_clear;
+	/* NULL: the tracker's HWPTs; else these (the old ones of a move). */
+	const struct hwpt *hwpts;
+	size_t nhwpts;
 };
 
 int grow(void **arr, size_t *cap, size_t need, size_t elsz);
@@ -132,6 +147,10 @@ int read_direct(const struct read_req *r, uint64_t s, uint64_t e);
 /* Read [ws, we) at page size fps through a scratch bitmap; fold into the
  * caller's pages, keep a clearing read's bits outside the range pending. */
 int read_bounce(const struct read_req *r, uint64_t ws, uint64_t we, uint64_t fps);
+/* Sort and merge the pending extents; past a bound, merge the closest
+ * neighbours (over-reporting is safe, memory is not free). */
+void pending_normalize(struct iommudirty_tracker *t);
+void pending_add_range(struct iommudirty_tracker *t, uint64_t start, uint64_t end);
 /* Note a capability or choice reason in t->info (no duplicates). */
 void info_add_reason(struct iommudirty_tracker_info *info, uint32_t reason);
 void refresh_alignment(struct iommudirty_tracker *t);

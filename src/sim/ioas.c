@@ -309,6 +309,103 @@ int sim_ioctl_ioas_unmap(struct iommudirty_sim *sim, struct sim_ictx *ictx, void
 }
 
 /*
+ * IOMMU_IOAS_COPY: map into dst the pages src maps at [src_iova, +length),
+ * which must be IOVA-contiguous areas (a hole is -ENOENT), sharing them as
+ * the kernel shares its pinned pages. The kernel makes one dst area; the
+ * sim makes one per source area (each keeps a linear user_va), which only
+ * differs for a later UNMAP cutting between them.
+ */
+int sim_ioctl_ioas_copy(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd)
+{
+	struct uapi_ioas_copy *c = cmd;
+	const uint32_t prot = UAPI_IOAS_MAP_WRITEABLE | UAPI_IOAS_MAP_READABLE;
+	struct sim_ioas *src, *dst;
+	struct sim_area **fresh;
+	uint64_t last, x, align, lo, hi, dst_iova = c->dst_iova;
+	size_t i, k, n = 0;
+
+	if (c->flags & ~(UAPI_IOAS_MAP_FIXED_IOVA | prot))
+		return -EOPNOTSUPP;
+	if (!(c->flags & prot))
+		return -EINVAL;
+	src = sim_obj_get(ictx, c->src_ioas_id, SIM_OBJ_IOAS);
+	dst = sim_obj_get(ictx, c->dst_ioas_id, SIM_OBJ_IOAS);
+	if (!src || !dst)
+		return -ENOENT;
+	if (!c->length)
+		return -EINVAL;
+	last = c->src_iova + (c->length - 1);
+	if (last < c->src_iova)
+		return -EOVERFLOW;
+	/* The source must be mapped all the way, without a hole. */
+	i = sim_ioas_find(src, c->src_iova);
+	for (x = c->src_iova, k = i; ; k++) {
+		if (k >= src->nr_areas || src->areas[k]->iova > x)
+			return -ENOENT;
+		n++;
+		if (src->areas[k]->last >= last)
+			break;
+		x = src->areas[k]->last + 1;
+	}
+	align = sim_ioas_alignment(sim, dst);
+	if (c->flags & UAPI_IOAS_MAP_FIXED_IOVA) {
+		if (dst_iova + (c->length - 1) < dst_iova)
+			return -EOVERFLOW;
+		if ((dst_iova | c->length) & (align - 1))
+			return -EINVAL;
+		if (overlaps(dst, dst_iova, dst_iova + c->length - 1))
+			return -EEXIST;
+		if (!ioas_range(sim, dst, &lo, &hi) || dst_iova < lo ||
+		    dst_iova + c->length - 1 > hi)
+			return -EINVAL;
+	} else {
+		int ret;
+
+		if (c->length & (align - 1))
+			return -EINVAL;
+		ret = alloc_iova(sim, dst, c->length,
+				 src->areas[i]->user_va + (c->src_iova - src->areas[i]->iova),
+				 &dst_iova);
+		if (ret)
+			return ret;
+	}
+	if (sim_grow(&dst->areas, &dst->cap_areas, dst->nr_areas + n,
+		     sizeof(*dst->areas)))
+		return -ENOMEM;
+	fresh = calloc(n, sizeof(*fresh));
+	if (!fresh)
+		return -ENOMEM;
+	for (k = 0; k < n; k++) {
+		const struct sim_area *s = src->areas[i + k];
+		uint64_t from = MAX(s->iova, c->src_iova), to = MIN(s->last, last);
+
+		fresh[k] = calloc(1, sizeof(**fresh));
+		if (!fresh[k]) {
+			while (k--)
+				free(fresh[k]);
+			free(fresh);
+			return -ENOMEM;
+		}
+		fresh[k]->iova = dst_iova + (from - c->src_iova);
+		fresh[k]->last = dst_iova + (to - c->src_iova);
+		fresh[k]->user_va = s->user_va + (from - s->iova);
+		fresh[k]->prot = c->flags & prot;
+	}
+	/* All or nothing: insert only once every area exists. */
+	for (k = 0; k < n; k++) {
+		size_t at = sim_ioas_find(dst, fresh[k]->iova);
+
+		memmove(&dst->areas[at + 1], &dst->areas[at],
+			(dst->nr_areas - at) * sizeof(*dst->areas));
+		dst->areas[at] = fresh[k];
+		dst->nr_areas++;
+	}
+	free(fresh);
+	c->dst_iova = dst_iova;
+	return 0;
+}
+
+/*
  * A device write, translated through its HWPT. An IOMMU fault aborts the
  * whole write before anything lands, so check everything first, then make
  * sure dirty storage exists (the only step that can fail), then act.

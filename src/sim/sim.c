@@ -172,6 +172,7 @@ static const struct sim_ioctl_def sim_ioctls[] = {
 	  sim_ioctl_iova_ranges },
 	{ IOMMU_IOAS_MAP, 40, sizeof(struct uapi_ioas_map), sim_ioctl_ioas_map },
 	{ IOMMU_IOAS_UNMAP, 24, sizeof(struct uapi_ioas_unmap), sim_ioctl_ioas_unmap },
+	{ IOMMU_IOAS_COPY, 40, sizeof(struct uapi_ioas_copy), sim_ioctl_ioas_copy },
 	{ IOMMU_HWPT_ALLOC, UAPI_HWPT_ALLOC_MIN_SIZE, sizeof(struct uapi_hwpt_alloc),
 	  sim_ioctl_hwpt_alloc },
 	{ IOMMU_GET_HW_INFO, UAPI_HW_INFO_MIN_SIZE, sizeof(struct uapi_hw_info),
@@ -188,6 +189,7 @@ union sim_cmd {
 	struct uapi_ioas_iova_ranges ranges;
 	struct uapi_ioas_map map;
 	struct uapi_ioas_unmap unmap;
+	struct uapi_ioas_copy copy;
 	struct uapi_hwpt_alloc hwpt_alloc;
 	struct uapi_hw_info hw_info;
 	struct uapi_hwpt_set_dirty_tracking set_dirty;
@@ -343,8 +345,17 @@ static int sys_sim_close(void *priv, int fd)
 static int sys_sim_ioctl(void *priv, int fd, unsigned long request, void *arg)
 {
 	struct iommudirty_sim *sim = priv;
+	iommudirty_sim_hook_fn hook;
+	void *user;
 	int saved = errno, ret;
 
+	/* Outside the lock: the hook may act as a device (dma_write). */
+	pthread_mutex_lock(&sim->lock);
+	hook = sim->hook;
+	user = sim->hook_user;
+	pthread_mutex_unlock(&sim->lock);
+	if (hook)
+		hook(user, fd, request);
 	pthread_mutex_lock(&sim->lock);
 	ret = do_ioctl(sim, fd, request, arg);
 	pthread_mutex_unlock(&sim->lock);
@@ -593,6 +604,18 @@ IOMMUDIRTY_API int iommudirty_sim_dma_write(struct iommudirty_sim *sim,
 		ret = sim_dma_write(sim, sim->devs[device], iova, length, data);
 	pthread_mutex_unlock(&sim->lock);
 	return ret_err(ret);
+}
+
+IOMMUDIRTY_API int iommudirty_sim_set_hook(struct iommudirty_sim *sim,
+					    iommudirty_sim_hook_fn fn, void *user)
+{
+	if (!sim)
+		return ret_err(-EINVAL);
+	pthread_mutex_lock(&sim->lock);
+	sim->hook = fn;
+	sim->hook_user = user;
+	pthread_mutex_unlock(&sim->lock);
+	return 0;
 }
 
 IOMMUDIRTY_API int iommudirty_sim_fail_call(struct iommudirty_sim *sim,

@@ -163,6 +163,8 @@ struct iommudirty_sim {
 	uint64_t type1_max_bitmap; /* bytes, never 0 here */
 	unsigned long fail_nth;  /* 0: no failure pending */
 	int fail_err;
+	iommudirty_sim_hook_fn hook; /* called before each ioctl, unlocked */
+	void *hook_user;
 	struct iommudirty_sim_stats stats;
 };
 
@@ -219,6 +221,7 @@ int sim_ioctl_ioas_alloc(struct iommudirty_sim *sim, struct sim_ictx *ictx, void
 int sim_ioctl_iova_ranges(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
 int sim_ioctl_ioas_map(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
 int sim_ioctl_ioas_unmap(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_ioctl_ioas_copy(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
 int sim_dma_write(struct iommudirty_sim *sim, struct sim_dev *dev,
 		  uint64_t iova, uint64_t length, const void *data);
 

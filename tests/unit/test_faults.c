@@ -384,6 +384,34 @@ static void post_detach(struct fx *f, int ret)
 	expect_no_loss();
 }
 
+/* --- atomic unmap: write-protect by moving every device ------------------ */
+static uint64_t wp_bits[1024 / 64];
+
+static int op_write_protect(struct fx *f)
+{
+	return iommudirty_tracker_write_protect(f->t, 2 * MiB, 4 * MiB, PG, wp_bits,
+						sizeof(wp_bits), 0);
+}
+
+static void post_write_protect(struct fx *f, int ret)
+{
+	if (ret) {
+		/* Nothing changed: the devices still write the range, and it
+		 * is still tracked. */
+		dev_write(f, 0, 512 + 7);
+		dev_write(f, 1, 1024 + 9);
+		assert_int_equal(op_write_protect(f), 0);
+	}
+	iommudirty_bitmap_or(seen + 512 / 64, wp_bits, 1024);
+	assert_int_equal(fx_write(f, 0, 2 * MiB, 1), -EFAULT);
+	assert_int_equal(fx_write(f, 1, 4 * MiB, 1), -EFAULT);
+	/* Outside the range everything still works and nothing was lost. */
+	dev_write(f, 0, 2);
+	dev_write(f, 1, 16);
+	read_into_seen(f, 0, SPAN);
+	expect_no_loss();
+}
+
 /* --- type1: the library opens the device through its group ---------- */
 static char t1_bdf[16];
 static const char *t1_bdfs[] = { t1_bdf };
@@ -503,6 +531,7 @@ static const struct scenario scenarios[] = {
 	{ "read_partial_huge", setup_full, op_read_partial_huge, post_read_partial_huge },
 	{ "unmap_dirty", setup_full, op_unmap_dirty, post_unmap_dirty },
 	{ "detach", setup_full, op_detach, post_detach },
+	{ "write_protect", setup_full, op_write_protect, post_write_protect },
 	{ "type1_new", setup_type1_host, op_type1_new, post_type1_new },
 	{ "type1_read", setup_type1, op_type1_read, post_type1 },
 	{ "type1_unmap_dirty", setup_type1, op_type1_unmap_dirty, post_type1_unmap_dirty },
