@@ -128,7 +128,7 @@ iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts);
 /**
  * iommudirty_ctx_free() - drop the caller's reference. The iommufd is closed
  * (unless adopted) once the last device and tracker made from it are freed.
- * NULL is a no-op. Since: 0.1
+ * NULL is a no-op. Thread-safety: the caller's own reference; other threads may still use devices and trackers made from it. Since: 0.1
  */
 IOMMUDIRTY_API void iommudirty_ctx_free(struct iommudirty_ctx *ctx);
 
@@ -176,7 +176,7 @@ IOMMUDIRTY_API int iommudirty_device_adopt(struct iommudirty_ctx *ctx,
 /**
  * iommudirty_device_free() - free the handle. Kernel state is untouched
  * (a tracker the device is attached to keeps the attachment). NULL is a
- * no-op. Since: 0.1
+ * no-op. Thread-safety: no other call on dev may run concurrently. Since: 0.1
  */
 IOMMUDIRTY_API void iommudirty_device_free(struct iommudirty_device *dev);
 
@@ -467,7 +467,7 @@ IOMMUDIRTY_API int iommudirty_tracker_device_fd(struct iommudirty_tracker *t,
  * iommudirty_tracker_hwpt_ids() - the HWPT ids the tracker reads (owned and
  * adopted), for a VMM that attaches devices itself.
  * Return: the total number of HWPTs (may exceed n; ids[0..min(n,total))
- * filled), or -EINVAL (t NULL, ids NULL with n > 0). Since: 0.1
+ * filled), or -EINVAL (t NULL, ids NULL with n > 0). Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_hwpt_ids(struct iommudirty_tracker *t,
 					       uint32_t *ids, size_t n);
@@ -544,7 +544,7 @@ IOMMUDIRTY_API int iommudirty_tracker_map(struct iommudirty_tracker *t,
 /**
  * iommudirty_tracker_adopt_mapping() - declare a mapping the VMM made in an
  * adopted IOAS, so reads cover it. No kernel call.
- * Return: 0; -EINVAL, -EOVERFLOW, -EEXIST, -ENOMEM as for map. Since: 0.1
+ * Return: 0; -EINVAL, -EOVERFLOW, -EEXIST, -ENOMEM as for map. Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_adopt_mapping(struct iommudirty_tracker *t,
 						    uint64_t iova,
@@ -731,14 +731,14 @@ IOMMUDIRTY_API int iommudirty_bitmap_for_each_run(const uint64_t *bitmap,
 /**
  * iommudirty_bitmap_or() - dst |= src over bits [0, nbits); bits of dst's
  * last word past nbits are left as they were.
- * Return: 0 or -EINVAL (NULL with nbits > 0). Since: 0.1
+ * Return: 0 or -EINVAL (NULL with nbits > 0). Thread-safe (dst must not be written concurrently). Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_bitmap_or(uint64_t *dst, const uint64_t *src,
 					uint64_t nbits);
 
 /**
  * iommudirty_bitmap_count() - number of set bits in [0, nbits).
- * Return: the count, or -EINVAL (NULL with nbits > 0). Since: 0.1
+ * Return: the count, or -EINVAL (NULL with nbits > 0). Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int64_t iommudirty_bitmap_count(const uint64_t *bitmap,
 					       uint64_t nbits);
@@ -776,12 +776,12 @@ struct iommudirty_sim_opts {
 
 /** iommudirty_sim_new() - a new simulated kernel, with no IOMMU yet.
  * Return: the sim, or NULL with errno EINVAL (bad opts) or ENOMEM.
- * Since: 0.1 */
+ * Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API struct iommudirty_sim *
 iommudirty_sim_new(const struct iommudirty_sim_opts *opts);
 
 /** iommudirty_sim_free() - free the sim and close every fd it handed out.
- * Contexts using it must be freed first. NULL is a no-op. Since: 0.1 */
+ * Contexts using it must be freed first. NULL is a no-op. Thread-safety: no other call on the sim may run concurrently. Since: 0.1 */
 IOMMUDIRTY_API void iommudirty_sim_free(struct iommudirty_sim *sim);
 
 /* The IOMMU cannot track dirty pages (no IOMMU_HW_CAP_DIRTY_TRACKING). */
@@ -802,13 +802,13 @@ struct iommudirty_sim_iommu_opts {
 };
 
 /** iommudirty_sim_add_iommu() - add an IOMMU instance.
- * Return: its index (>= 0), or -EINVAL, -ENOMEM. Since: 0.1 */
+ * Return: its index (>= 0), or -EINVAL, -ENOMEM. Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_add_iommu(struct iommudirty_sim *sim,
 					    const struct iommudirty_sim_iommu_opts *opts);
 
 /** iommudirty_sim_add_device() - add a PCI device behind IOMMU @iommu.
  * Return: its index (>= 0), or -EINVAL (no such IOMMU), -ENOMEM.
- * Since: 0.1 */
+ * Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_add_device(struct iommudirty_sim *sim,
 					     int iommu);
 
@@ -817,7 +817,7 @@ IOMMUDIRTY_API int iommudirty_sim_add_device(struct iommudirty_sim *sim,
  * it appears in the sim's /sys/bus/pci/devices (bound to vfio-pci, its own
  * IOMMU group, its cdev under vfio-dev/).
  * Return: 0 with buf filled, -EINVAL (no such device), -ERANGE (len too
- * small: 13 bytes are enough). Since: 0.1
+ * small: 13 bytes are enough). Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_sim_device_bdf(struct iommudirty_sim *sim,
 					     int device, char *buf, size_t len);
@@ -826,23 +826,23 @@ IOMMUDIRTY_API int iommudirty_sim_device_bdf(struct iommudirty_sim *sim,
  * open("/dev/vfio/devices/vfioN") would.
  * Return: an fd, or -EINVAL (no such device), -EBUSY (already open),
  * -ENOENT (the sim has IOMMUDIRTY_SIM_NO_CDEV), or the eventfd(2) error.
- * Since: 0.1 */
+ * Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_open_device(struct iommudirty_sim *sim,
 					      int device);
 
 /** iommudirty_sim_open_iommufd() - open a new iommufd, as
  * open("/dev/iommu") would. Return: an fd, -ENOENT (the sim has
- * IOMMUDIRTY_SIM_NO_IOMMUFD), or another negative errno. Since: 0.1 */
+ * IOMMUDIRTY_SIM_NO_IOMMUFD), or another negative errno. Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_open_iommufd(struct iommudirty_sim *sim);
 
 /** iommudirty_sim_close() - close an fd the sim handed out (releasing a
  * device binding or an iommufd and all its objects).
- * Return: 0, or -EBADF. Since: 0.1 */
+ * Return: 0, or -EBADF. Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_close(struct iommudirty_sim *sim, int fd);
 
 /** iommudirty_sim_ioctl() - issue an iommufd or VFIO ioctl on a sim fd, as
  * ioctl(2) would on the real kernel (for a VMM's own raw calls).
- * Return: the ioctl's non-negative result, or a negative errno. Since: 0.1 */
+ * Return: the ioctl's non-negative result, or a negative errno. Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_ioctl(struct iommudirty_sim *sim, int fd,
 					unsigned long request, void *arg);
 
@@ -869,7 +869,7 @@ typedef void (*iommudirty_sim_hook_fn)(void *user, int fd, unsigned long request
  * (NULL removes it), without the sim's lock held: the hook may call
  * iommudirty_sim_dma_write() to make a device write land at an exact point
  * of a library operation (a race forced deterministically).
- * Return: 0, or -EINVAL if sim is NULL. Since: 0.1
+ * Return: 0, or -EINVAL if sim is NULL. Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_sim_set_hook(struct iommudirty_sim *sim,
 					   iommudirty_sim_hook_fn fn, void *user);
@@ -877,7 +877,7 @@ IOMMUDIRTY_API int iommudirty_sim_set_hook(struct iommudirty_sim *sim,
 /**
  * iommudirty_sim_fail_call() - make the @nth next kernel call (open or
  * ioctl, counted from 1) fail with @err (a negative errno) without any
- * effect. nth 0 cancels. Return: 0 or -EINVAL. Since: 0.1
+ * effect. nth 0 cancels. Return: 0 or -EINVAL. Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_sim_fail_call(struct iommudirty_sim *sim,
 					    unsigned long nth, int err);
@@ -894,7 +894,7 @@ struct iommudirty_sim_stats {
 };
 
 /** iommudirty_sim_get_stats() - counters, for tests and benchmarks.
- * Return: 0 or -EINVAL. Since: 0.1 */
+ * Return: 0 or -EINVAL. Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_get_stats(struct iommudirty_sim *sim,
 					    struct iommudirty_sim_stats *stats);
 

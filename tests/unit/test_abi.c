@@ -3,7 +3,8 @@
  * The ABI is exactly the documented API: the functions the header marks
  * IOMMUDIRTY_API, the version script's global list and the dynamic symbols
  * the shared library exports are one and the same set, and every public
- * declaration has a doc comment saying what it returns and since when.
+ * declaration has a doc comment saying what it returns, its thread-safety
+ * and since when.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -89,6 +90,9 @@ static void header_syms(struct symset *s)
 				fail_msg("%s: doc comment does not name it", s->name[s->n - 1]);
 			if (!strstr(block, "Since:"))
 				fail_msg("%s: doc comment has no Since:", s->name[s->n - 1]);
+			if (!strstr(block, "hread"))
+				fail_msg("%s: doc comment says nothing of thread-safety",
+					 s->name[s->n - 1]);
 			if (strncmp(q - 5, "void ", 5) && strncmp(q - 6, "void\n", 6) &&
 			    !strstr(block, "Return"))
 				fail_msg("%s: doc comment does not say what it returns",
