@@ -479,6 +479,7 @@ IOMMUDIRTY_API int iommudirty_tracker_hwpt_ids(struct iommudirty_tracker *t,
  * tracker is started). A device that cannot track is refused; it is never
  * attached to a HWPT that does not track.
  * Return: 0; -EINVAL (NULL), -EBADF (device adopted without an fd),
+ * -EOPNOTSUPP (a type1 tracker: its devices come from opts.pci_devices),
  * -EALREADY (already attached to this tracker), -EOPNOTSUPP (the device's
  * IOMMU cannot track dirty pages; logged with the reason), -ENOMEM, or the
  * kernel's error from HWPT_ALLOC / SET_DIRTY_TRACKING / ATTACH. On failure
@@ -492,8 +493,8 @@ IOMMUDIRTY_API int iommudirty_tracker_attach(struct iommudirty_tracker *t,
  * iommudirty_tracker_alloc_hwpt() - allocate a dirty-tracking HWPT on the
  * tracker's IOAS for @dev's IOMMU without attaching anything, for a VMM that
  * attaches its devices itself. The tracker owns, reads and destroys it.
- * Return: 0 and *hwpt_id; -EINVAL, -EOPNOTSUPP (cannot track), -ENOMEM, or
- * the kernel's error. Thread-safe. Since: 0.1
+ * Return: 0 and *hwpt_id; -EINVAL, -EOPNOTSUPP (cannot track, or a type1
+ * tracker), -ENOMEM, or the kernel's error. Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_alloc_hwpt(struct iommudirty_tracker *t,
 						 struct iommudirty_device *dev,
@@ -509,7 +510,7 @@ IOMMUDIRTY_API int iommudirty_tracker_alloc_hwpt(struct iommudirty_tracker *t,
  * If the tracker is started and the flag is not given, tracking is enabled
  * on it now. The library never destroys it.
  * Return: 0; -EINVAL (NULL, unknown flags), -EEXIST (already known),
- * -ENOMEM, or SET_DIRTY_TRACKING's error. Thread-safe. Since: 0.1
+ * -EOPNOTSUPP (a type1 tracker), -ENOMEM, or SET_DIRTY_TRACKING's error. Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
 						 uint32_t hwpt_id,
@@ -520,8 +521,9 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
  * iommudirty_tracker_attach(). Its HWPT is kept while the tracker is
  * started, so the dirty bits it gathered are still read; it is destroyed at
  * the next start or at free once it has no device.
- * Return: 0; -EINVAL (NULL), -ENOENT (not attached here), or the kernel's
- * DETACH error (the device then stays attached). Thread-safe. Since: 0.1
+ * Return: 0; -EINVAL (NULL), -EOPNOTSUPP (a type1 tracker), -ENOENT (not
+ * attached here), or the kernel's DETACH error (the device then stays
+ * attached). Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
 					     struct iommudirty_device *dev);
@@ -573,7 +575,8 @@ struct iommudirty_iova_range {
  * @ranges: filled with up to n ranges (may be NULL when n is 0).
  * @alignment: if not NULL, the required IOVA alignment in bytes.
  * Return: the total number of ranges (call again with a larger array if it
- * exceeds n), -EINVAL, -ENOMEM, or IOMMU_IOAS_IOVA_RANGES's error.
+ * exceeds n), -EINVAL, -EOPNOTSUPP (a type1 tracker), -ENOMEM, or
+ * IOMMU_IOAS_IOVA_RANGES's error.
  * Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_iova_ranges(struct iommudirty_tracker *t,
