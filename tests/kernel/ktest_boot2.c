@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "iommudirty.h"
+#include "kedu.h"
 #include "kprobe.h"
 #include "kutil.h"
 #include "uapi.h"
@@ -39,26 +40,15 @@ struct kvfio_region_info {
 UAPI_SIZE(kvfio_region_info, 32);
 UAPI_PIN(kvfio_region_info, offset, 24);
 
-/* edu (hw/misc/edu.c): BAR0 registers, a 4 KiB buffer at device address
- * 0x40000, DMA addresses masked to 28 bits. */
-#define EDU_ID 0x00
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_CNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_CMD_RUN 1u
-#define EDU_CMD_TO_RAM 2u
-#define EDU_BUF 0x40000u
-
 #define IOVA 0x100000ull /* < 256 MiB for edu */
 #define LEN 0x10000ull
 
-static char why[512];
+char why[512];
 #define R(name, rc) kresult(BOOT, name, rc, why)
 #define FAILF(...) (snprintf(why, sizeof(why), __VA_ARGS__), -1)
 
 static char bdf[256];
-static int devfd = -1;
+int devfd = -1;
 static uint64_t bar0_off, cfg_off;
 
 static int write_file(const char *path, const char *s)
@@ -182,9 +172,9 @@ static int bar_wr64(uint32_t reg, uint64_t v)
 	return pwrite(devfd, &v, 8, bar0_off + reg) == 8 ? 0 : -EIO;
 }
 
-/* Only after the device is attached to an IOAS/HWPT (the regions need an
- * open, bound device). */
-static int edu_setup(void)
+/* Only after the device is attached to an IOAS/HWPT or its group is in a
+ * container (the regions need an open, bound device). */
+int edu_setup(void)
 {
 	uint16_t cmd;
 	uint32_t id;
@@ -209,7 +199,7 @@ static int edu_setup(void)
 }
 
 /* One edu DMA; polls the command register (transfers run on a timer). */
-static int edu_dma(uint64_t src, uint64_t dst, uint64_t cnt, bool to_ram)
+int edu_dma(uint64_t src, uint64_t dst, uint64_t cnt, bool to_ram)
 {
 	struct timespec ts = { 0, 5 * 1000 * 1000 };
 	uint64_t v;
@@ -237,7 +227,8 @@ static void log_cb(enum iommudirty_log_level level, const char *msg, void *user)
 		snprintf(last_log, sizeof(last_log), "%s", msg);
 }
 
-int main(void)
+/* edu through its cdev (devfd) and iommufd. Closes devfd when done. */
+static void cdev_tests(void)
 {
 	struct iommudirty_ctx *ctx = NULL;
 	struct iommudirty_device *dev = NULL;
@@ -245,15 +236,6 @@ int main(void)
 	struct iommudirty_hw_info info = { .sz = sizeof(info) };
 	uint8_t *buf = NULL;
 	int rc, ok;
-
-	setvbuf(stdout, NULL, _IONBF, 0);
-	why[0] = 0;
-	rc = find_edu();
-	if (!rc)
-		rc = bind_vfio();
-	R("edu_bind_vfio_pci", rc);
-	if (rc)
-		return 0;
 
 	{
 		IOMMUDIRTY_OPTS(iommudirty_ctx_opts, co, .log_fn = log_cb,
@@ -263,12 +245,12 @@ int main(void)
 	}
 	R("lib_ctx_new", ctx ? 0 : FAILF("iommudirty_ctx_new: %s", strerror(errno)));
 	if (!ctx)
-		return 0;
+		return;
 
 	rc = iommudirty_device_bind(ctx, devfd, &dev);
 	R("lib_device_bind", rc ? FAILF("iommudirty_device_bind = %d", rc) : 0);
 	if (rc)
-		return 0;
+		return;
 
 	/* What the library read with IOMMU_GET_HW_INFO. */
 	rc = iommudirty_device_hw_info(dev, &info);
@@ -330,7 +312,7 @@ int main(void)
 	rc = iommudirty_tracker_new(ctx, NULL, &t);
 	R("lib_tracker_new", rc ? FAILF("tracker_new = %d", rc) : 0);
 	if (rc)
-		return 0;
+		return;
 	last_log[0] = 0;
 	rc = iommudirty_tracker_attach(t, dev);
 	R("lib_attach_refused", rc == -EOPNOTSUPP ? 0 :
@@ -354,13 +336,13 @@ int main(void)
 	buf = kmem_alloc(LEN, false);
 	if (!buf) {
 		R("lib_map_edu_dma", FAILF("no memory"));
-		return 0;
+		return;
 	}
 	rc = iommudirty_tracker_map(t, buf, LEN, IOVA,
 				    IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE);
 	R("lib_map", rc ? FAILF("tracker_map = %d", rc) : 0);
 	if (rc)
-		return 0;
+		return;
 	{
 		struct uapi_vfio_attach_pt at = {
 			.argsz = sizeof(at),
@@ -373,7 +355,7 @@ int main(void)
 			ok = edu_setup();
 		R("raw_attach_ioas", ok);
 		if (ok)
-			return 0;
+			return;
 	}
 	for (size_t i = 0; i < 4096; i++)
 		buf[i] = (uint8_t)(i * 7 + 1);
@@ -420,6 +402,7 @@ int main(void)
 	iommudirty_device_free(dev);
 	iommudirty_ctx_free(ctx);
 	close(devfd);
+	devfd = -1;
 	kmem_free(buf, LEN, false);
 
 	/* The probe tool on the real host: edu's IOMMU cannot track, type1 can
@@ -443,5 +426,27 @@ int main(void)
 		     FAILF("probe --json exit %d or fields missing", rc);
 		R("probe_edu_json", ok);
 	}
+}
+
+int main(void)
+{
+	int rc;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	why[0] = 0;
+	rc = find_edu();
+	if (!rc)
+		rc = bind_vfio();
+	R("edu_bind_vfio_pci", rc);
+	if (rc)
+		return 0;
+	cdev_tests();
+	/* An open cdev keeps the group from being opened: a test that gave
+	 * up early may have left it. */
+	if (devfd >= 0) {
+		close(devfd);
+		devfd = -1;
+	}
+	run_type1_tests(bdf);
 	return 0;
 }
