@@ -132,7 +132,9 @@ static int type1_read_run(const struct read_req *r, uint64_t a, uint64_t b,
 		e = t->maps[j - 1].iova + t->maps[j - 1].len;
 		/* Type1 reads at its own page size only, whole mappings only:
 		 * straight into the caller's bitmap when that is what it
-		 * asked for, else through a scratch bitmap. */
+		 * asked for (read_direct clears the leftover bits the kernel
+		 * copies past the chunk's end), else through a scratch bitmap
+		 * whose bits past the chunk are never looked at. */
 		if (!cut && r->page_size == t->t1_pgsize)
 			ret = read_direct(r, ms, e);
 		else
@@ -175,8 +177,6 @@ static int type1_unmap_dirty(struct iommudirty_tracker *t, uint64_t iova,
 	uint64_t *scratch;
 	int ret;
 
-	(void)first;
-	(void)last;
 	if (nbits > t->t1_max_bits)
 		return -E2BIG;
 	scratch = calloc(1, u.bitmap.size);
@@ -188,8 +188,22 @@ static int type1_unmap_dirty(struct iommudirty_tracker *t, uint64_t iova,
 		log_err(t->ctx, "type1: unmap with dirty bitmap [%#llx, +%#llx): %s",
 			(unsigned long long)iova, (unsigned long long)len,
 			strerror(-ret));
-	else
+	else {
+		/* Holes read as the kernel left them: leftover bits of the
+		 * mapping before can land there. They are not mapped: clean. */
+		uint64_t pos = iova;
+
+		for (size_t k = first; k <= last; k++) {
+			uint64_t he = k < last ? t->maps[k].iova : iova + len;
+
+			if (he > pos)
+				bitmap_clear_range(scratch, (pos - iova) / t->t1_pgsize,
+						   (he - pos) / t->t1_pgsize);
+			if (k < last)
+				pos = t->maps[k].iova + t->maps[k].len;
+		}
 		iommudirty_bitmap_for_each_run(scratch, nbits, fold_run, &f);
+	}
 	free(scratch);
 	return ret;
 }

@@ -553,6 +553,15 @@ static void pending_report(struct iommudirty_tracker *t, uint64_t iova,
 /* ------------------------------------------------------------------------ */
 /* The read driver. */
 
+/* Kernels write whole words: type1 copies leftover bits past a mapping's
+ * end into the rest of its last word. Nothing of ours is there yet (pieces
+ * are read in order), so clear from bit `from` to the end of its word. */
+static void clear_word_tail(uint64_t *bitmap, uint64_t from)
+{
+	if (from % 64)
+		bitmap[from / 64] &= (1ull << (from % 64)) - 1;
+}
+
 int read_direct(const struct read_req *r, uint64_t s, uint64_t e)
 {
 	uint64_t d = (s - r->iova) / r->page_size;
@@ -562,14 +571,18 @@ int read_direct(const struct read_req *r, uint64_t s, uint64_t e)
 	uint64_t saved;
 	int ret;
 
-	if (!k)
-		return r->t->be->kread(r, s, e, r->page_size, w);
+	if (!k) {
+		ret = r->t->be->kread(r, s, e, r->page_size, w);
+		clear_word_tail(r->bitmap, d + n);
+		return ret;
+	}
 	/* The kernel writes from bit 0 of a word: let it write k bits low,
 	 * then shift the run into place. Bits below d in that word belong to
 	 * earlier runs: set them aside. Everything from d up is still zero. */
 	saved = *w;
 	*w = 0;
 	ret = r->t->be->kread(r, s, e, r->page_size, w);
+	clear_word_tail(r->bitmap, d - k + n);
 	bitmap_shift_up(r->bitmap, d - k, n, k);
 	*w |= saved;
 	return ret;

@@ -52,6 +52,9 @@ struct sim_dma {             /* one VFIO_IOMMU_MAP_DMA (a vfio_dma) */
 	uint64_t size;
 	uint64_t vaddr;
 	uint32_t prot;           /* UAPI_VFIO_DMA_MAP_FLAG_* */
+	/* Reported before: the kernel's own bitmap of it then holds stale
+	 * bits past its end, which later reports copy out (see type1.c). */
+	bool reported;
 };
 
 /* Lives while its fd is open or a group holds it, as the kernel's kref. */

@@ -249,11 +249,20 @@ static uint64_t ffs64(uint64_t x)
  * every later word, the user's bits are replaced, so bits past the mapping
  * in its last word read back as 0. The user is meant to pass zeroed memory.
  */
-static void user_bitmap_set(uint64_t data, uint64_t bit, uint64_t nbits)
+static void user_bitmap_set(uint64_t data, uint64_t bit, uint64_t nbits,
+			    bool stale)
 {
 	uint8_t *ubm = (uint8_t *)(uintptr_t)data;
 	uint64_t first = bit / 64, shift = bit % 64, end = bit + nbits;
 	uint64_t nwords = (shift + nbits + 63) / 64;
+
+	/* 6.12 keeps a bitmap per mapping, shifts it by the report's offset
+	 * and clears only the mapping's own bits afterwards: once reported,
+	 * bits past its end in its last word come back as leftovers, and
+	 * whole words are copied out. The real values depend on history; the
+	 * sim sets them all, the worst case. */
+	if (stale)
+		end = MIN(end | 63, first * 64 + nwords * 64 - 1) + 1;
 
 	for (uint64_t k = 0; k < nwords; k++) {
 		uint64_t lo = (first + k) * 64, w, old;
@@ -488,7 +497,7 @@ static int c_unmap_dma(struct iommudirty_sim *sim, struct sim_container *c,
 	for (size_t k = i; k < j; k++) {
 		if (u.flags & get)
 			user_bitmap_set(bm.data, (c->dmas[k].iova - u.iova) / pg,
-					c->dmas[k].size / pg);
+					c->dmas[k].size / pg, c->dmas[k].reported);
 		unmapped += c->dmas[k].size;
 	}
 	/* No memmove on an empty (maybe NULL) array (UBSan). */
@@ -535,9 +544,11 @@ static int c_get_bitmap(struct iommudirty_sim *sim, struct sim_container *c,
 		return -EFAULT;
 	/* Perpetually dirty: every page of every mapping inside, every read;
 	 * holes are left alone, and the call still succeeds. */
-	for (; i < c->nr_dmas && c->dmas[i].iova <= last; i++)
+	for (; i < c->nr_dmas && c->dmas[i].iova <= last; i++) {
 		user_bitmap_set(r.bitmap.data, (c->dmas[i].iova - r.iova) / pg,
-				c->dmas[i].size / pg);
+				c->dmas[i].size / pg, c->dmas[i].reported);
+		c->dmas[i].reported = true;
+	}
 	return 0;
 }
 
