@@ -494,6 +494,21 @@ static uint64_t fit_page(uint64_t ps, uint64_t s, uint64_t e)
 	return ps;
 }
 
+/* The mapping of [mi, mj) holding x (they are sorted and cover x). */
+static const struct mapping *mapping_at(const struct iommudirty_tracker *t,
+					size_t mi, size_t mj, uint64_t x)
+{
+	while (mj - mi > 1) {
+		size_t mid = mi + (mj - mi) / 2;
+
+		if (t->maps[mid].iova <= x)
+			mi = mid;
+		else
+			mj = mid;
+	}
+	return &t->maps[mi];
+}
+
 static int iommufd_read_run(const struct read_req *r, uint64_t a, uint64_t b,
 			    size_t mi, size_t mj)
 {
@@ -509,11 +524,17 @@ static int iommufd_read_run(const struct read_req *r, uint64_t a, uint64_t b,
 	 * one would clear pages outside it, and the drivers record a dirty
 	 * IOPTE's whole size from where they enter it, writing bits past the
 	 * end of the bitmap. IOPTEs never cross a mapping and never an H
-	 * boundary: widen to those, within the run. */
-	if (a > rs && a % H)
-		lo = MAX(rs, align_down(a, H));
-	if (b < re && b % H)
-		hi = MIN(re, align_down(b, H) + H);
+	 * boundary: widen to the nearer of those. */
+	if (a > rs && a % H) {
+		const struct mapping *m = mapping_at(t, mi, mj, a);
+
+		lo = MAX(m->iova, align_down(a, H));
+	}
+	if (b < re && b % H) {
+		const struct mapping *m = mapping_at(t, mi, mj, b - 1);
+
+		hi = MIN(m->iova + m->len, align_down(b, H) + H);
+	}
 	if (lo == a && hi == b && !(a % ps) && !(b % ps))
 		return read_direct(r, a, b);
 
@@ -651,11 +672,14 @@ static int harvest(struct iommudirty_tracker *t, const struct hwpt *old, size_t 
 		if (inside) {
 			ret = iommufd_read_run(&in, rs, re, i, j);
 		} else {
-			/* Windows on max_io_page boundaries: no IOPTE is cut,
-			 * and the scratch bitmap stays small. */
+			/* Windows on max_io_page boundaries cut no IOPTE; 1 GiB
+			 * or more each keeps the calls few and the scratch
+			 * bitmap small (32 KiB at 4 KiB pages). */
+			uint64_t w = MAX(t->max_io_page, 1ull << 30);
+
 			ret = 0;
 			for (uint64_t x = rs, e; !ret && x < re; x = e) {
-				e = MIN(re, align_down(x, t->max_io_page) + t->max_io_page);
+				e = MIN(re, align_down(x, w) + w);
 				ret = read_bounce(&out, x, e, fit_page(ps, x, e));
 			}
 		}

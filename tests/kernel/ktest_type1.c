@@ -321,6 +321,48 @@ static void library_path(int fds0)
 		R("type1_map_unmap_while_started", ok);
 	}
 
+	/* Issue 6 on type1: write-protect (the kernel's atomic unmap with a
+	 * bitmap), then the unmap only forgets; edu can no longer write. */
+	{
+		const uint64_t C = 0x140000ull;
+		uint8_t *cmem = kmem_alloc(0x10000, false);
+		uint64_t bm[1];
+
+		ok = cmem ? 0 : FAILF("no memory");
+		if (!ok && (rc = iommudirty_tracker_map(t, cmem, 0x10000, C,
+							IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE)))
+			ok = FAILF("map C = %d", rc);
+		if (!ok)
+			ok = edu_dma(EDU_BUF, C + 0x1000, 4096, true);
+		if (!ok) {
+			memset(bm, 0, sizeof(bm));
+			rc = iommudirty_tracker_write_protect(t, C, 0x10000, PG, bm, 8, 0);
+			ok = rc ? FAILF("write_protect(C) = %d", rc) :
+			     bm[0] != 0xffff ? FAILF("write_protect(C) bits %#llx, want 0xffff",
+						     (unsigned long long)bm[0]) : 0;
+		}
+		R("type1_write_protect", ok);
+		if (!ok) {
+			memset(cmem + 0x2000, 0x5a, 4096);
+			ok = edu_dma(EDU_BUF, C + 0x2000, 4096, true);
+			for (size_t i = 0; !ok && i < 4096; i++)
+				if (cmem[0x2000 + i] != 0x5a)
+					ok = FAILF("edu wrote to a write-protected range (byte %zu)", i);
+			R("type1_write_protect_blocks_dma", ok);
+			rc = iommudirty_tracker_unmap(t, C, 0x10000);
+			ok = rc ? FAILF("unmap after write_protect = %d", rc) : 0;
+			if (!ok && (rc = iommudirty_tracker_map(t, cmem, 0x10000, C,
+								IOMMUDIRTY_MAP_WRITE)))
+				ok = FAILF("map again = %d", rc);
+			if (!ok && (rc = iommudirty_tracker_unmap_dirty(t, C, 0x10000, PG, bm, 8,
+									  IOMMUDIRTY_UNMAP_ATOMIC)))
+				ok = FAILF("unmap_dirty(ATOMIC) = %d", rc);
+			R("type1_unmap_after_write_protect", ok);
+		}
+		if (cmem)
+			kmem_free(cmem, 0x10000, false);
+	}
+
 	/* The kernel's unmap with bitmap: all pages, then DMA blocked. */
 	{
 		uint64_t bm[2];
