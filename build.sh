@@ -89,8 +89,13 @@ test)
 	if [ "${IOMMUDIRTY_SKIP_KERNEL:-0}" != 1 ]; then
 		echo "== real Linux kernel in a QEMU guest (tests/kernel/run)"
 		set +e
-		kout=$(bash "$top/tests/kernel/run" 2>&1 | tee /dev/stderr)
-		krc=$?
+		# tee to a file, not /dev/stderr: reopening that truncates a
+		# log file the caller redirected stderr to.
+		klog=$(mktemp)
+		bash "$top/tests/kernel/run" 2>&1 | tee "$klog"
+		krc=${PIPESTATUS[0]}
+		kout=$(cat "$klog")
+		rm -f "$klog"
 		set -e
 		kp=$(echo "$kout" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
 		kf=$(echo "$kout" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)

@@ -602,7 +602,7 @@ static int raw_setup(int *cont, int *grp)
 		return FAILF("readlink %s: %s", p, strerror(errno));
 	link[l] = 0;
 	base = strrchr(link, '/');
-	snprintf(p, sizeof(p), "/dev/vfio/%s", base ? base + 1 : link);
+	snprintf(p, sizeof(p), "/dev/vfio/%.200s", base ? base + 1 : link);
 	g = open(p, O_RDWR | O_CLOEXEC);
 	if (g < 0)
 		return FAILF("open %s: %s", p, strerror(errno));
