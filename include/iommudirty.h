@@ -431,9 +431,13 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
 
 /**
  * iommudirty_tracker_free() - stop tracking, detach the devices this
- * tracker attached, destroy the HWPTs and IOAS it allocated. Adopted objects
- * are left as they were (tracking is still turned off on adopted HWPTs it
- * turned on). Unread dirty bits are discarded. NULL is a no-op.
+ * tracker attached, destroy the HWPTs and IOAS it allocated, close the
+ * devices, groups and container it opened. Adopted objects are not
+ * destroyed, but tracking is turned off on every HWPT it read, adopted ones
+ * included. Unread dirty bits are discarded. An object the kernel will not
+ * destroy yet (e.g. the IOAS while a VMM's HWPT still sits on it) is
+ * retried at the context's next tracker call and at its end. NULL is a
+ * no-op.
  * Thread-safety: no other call on t may run concurrently. Since: 0.1
  */
 IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t);

@@ -190,12 +190,15 @@ static int type1_unmap_dirty(struct iommudirty_tracker *t, uint64_t iova,
 			strerror(-ret));
 	else {
 		/* Holes read as the kernel left them: leftover bits of the
-		 * mapping before can land there. They are not mapped: clean. */
+		 * mapping before can land there. Holes, and mappings taken
+		 * away before (no longer in the kernel), are clean. */
 		uint64_t pos = iova;
 
 		for (size_t k = first; k <= last; k++) {
 			uint64_t he = k < last ? t->maps[k].iova : iova + len;
 
+			if (k < last && t->maps[k].gone)
+				continue; /* part of the hole */
 			if (he > pos)
 				bitmap_clear_range(scratch, (pos - iova) / t->t1_pgsize,
 						   (he - pos) / t->t1_pgsize);

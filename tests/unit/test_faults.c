@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "uapi.h"
 
 #define PG (4 * KiB)
 #define INJECTED (-EIO)
@@ -384,6 +385,67 @@ static void post_detach(struct fx *f, int ret)
 	expect_no_loss();
 }
 
+/* --- adopting a HWPT into a started tracker, and the IOVA ranges ------- */
+static uint32_t vmm_hwpt;
+
+static void setup_vmm_hwpt(struct fx *f)
+{
+	struct uapi_hwpt_alloc ha = { .size = sizeof(ha),
+				      .flags = UAPI_HWPT_ALLOC_DIRTY_TRACKING };
+
+	setup_attach(f);
+	ha.dev_id = iommudirty_device_id(f->dev[1]);
+	ha.pt_id = iommudirty_tracker_ioas_id(f->t);
+	assert_int_equal(iommudirty_sim_ioctl(f->sim, iommudirty_ctx_fd(f->ctx),
+					      IOMMU_HWPT_ALLOC, &ha), 0);
+	vmm_hwpt = ha.out_hwpt_id;
+	objs_before = objects(f);
+}
+
+static int op_adopt_hwpt(struct fx *f)
+{
+	return iommudirty_tracker_adopt_hwpt(f->t, vmm_hwpt, 0);
+}
+
+static void post_adopt_hwpt(struct fx *f, int ret)
+{
+	struct uapi_destroy d = { .size = sizeof(d), .id = vmm_hwpt };
+
+	struct uapi_vfio_attach_pt at = { .argsz = sizeof(at), .pt_id = vmm_hwpt };
+	struct uapi_vfio_detach_pt dt = { .argsz = sizeof(dt) };
+
+	if (ret)
+		assert_int_equal(op_adopt_hwpt(f), 0);
+	assert_int_equal(op_adopt_hwpt(f), -EEXIST);
+	/* The VMM attaches its device itself; the tracker reads its HWPT. */
+	assert_int_equal(iommudirty_sim_ioctl(f->sim, f->fd[1],
+					      VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at), 0);
+	check_tracking_works(f);
+	/* The VMM's HWPT sits on the tracker's IOAS: the VMM takes it down
+	 * first (the library never destroys an adopted HWPT). */
+	assert_int_equal(iommudirty_sim_ioctl(f->sim, f->fd[1],
+					      VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt), 0);
+	assert_int_equal(iommudirty_sim_ioctl(f->sim, iommudirty_ctx_fd(f->ctx),
+					      IOMMU_DESTROY, &d), 0);
+	iommudirty_tracker_free(f->t);
+	f->t = NULL;
+}
+
+static int op_iova_ranges(struct fx *f)
+{
+	struct iommudirty_iova_range r[1];
+	uint64_t align;
+	int n = iommudirty_tracker_iova_ranges(f->t, r, 0, &align);
+
+	return n < 0 ? n : 0;
+}
+
+static void post_iova_ranges(struct fx *f, int ret)
+{
+	assert_true(iommudirty_tracker_iova_ranges(f->t, NULL, 0, NULL) >= 1);
+	check_tracking_works(f);
+}
+
 /* --- atomic unmap: write-protect by moving every device ------------------ */
 static uint64_t wp_bits[1024 / 64];
 
@@ -532,6 +594,8 @@ static const struct scenario scenarios[] = {
 	{ "unmap_dirty", setup_full, op_unmap_dirty, post_unmap_dirty },
 	{ "detach", setup_full, op_detach, post_detach },
 	{ "write_protect", setup_full, op_write_protect, post_write_protect },
+	{ "adopt_hwpt", setup_vmm_hwpt, op_adopt_hwpt, post_adopt_hwpt },
+	{ "iova_ranges", setup_full, op_iova_ranges, post_iova_ranges },
 	{ "type1_new", setup_type1_host, op_type1_new, post_type1_new },
 	{ "type1_read", setup_type1, op_type1_read, post_type1 },
 	{ "type1_unmap_dirty", setup_type1, op_type1_unmap_dirty, post_type1_unmap_dirty },
