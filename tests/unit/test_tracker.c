@@ -752,8 +752,8 @@ static void *conc_writer(void *arg)
 	for (int n = 0; n < 20000; n++) {
 		uint64_t p = (uint64_t)rand_r(&seed) % CONC_PAGES;
 
-		c->written[p] = 1; /* before the write: never reported unwritten */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		/* Before the write: never reported unwritten. */
+		__atomic_store_n(&c->written[p], 1, __ATOMIC_SEQ_CST);
 		assert_int_equal(fx_write(c->f, 0, p * PG, 8), 0);
 	}
 	atomic_store(&c->stop, true);
@@ -775,8 +775,7 @@ static void read_slice(struct conc *c, int idx)
 	for (uint64_t i = 0; i < per; i++) {
 		if (!fx_test_bit(m, i))
 			continue;
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (!c->written[idx * per + i])
+		if (!__atomic_load_n(&c->written[idx * per + i], __ATOMIC_SEQ_CST))
 			fail_msg("page %llu reported but never written",
 				 (unsigned long long)(idx * per + i));
 		c->seen[idx * per + i] = 1;
