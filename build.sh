@@ -35,11 +35,12 @@ configure_build() { # dir, cmake args...
 
 passed=0
 failed=0
-run_ctest() { # label, dir
+run_ctest() { # label, dir, [ctest args...]
 	local label=$1 dir=$2 out
+	shift 2
 	echo "== $label"
 	set +e
-	out=$(ctest --test-dir "$dir" --output-on-failure -j"$jobs" 2>&1)
+	out=$(ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@" 2>&1)
 	local rc=$?
 	set -e
 	echo "$out" | grep -E "tests passed|Failed|\*\*\*|FAILED|ERROR" || true
@@ -71,6 +72,18 @@ test)
 		-DCMAKE_BUILD_TYPE=Debug -DIOMMUDIRTY_BENCH=OFF
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		run_ctest "unit + examples (ASan + UBSan)" "$top/build/asan"
+	# -- ThreadSanitizer over the tests where threads race: readers,
+	#    device writers, and the atomic unmap.
+	#    Only those binaries: clang puts no TSan runtime in a shared
+	#    library, which --no-undefined then refuses.
+	cmake -S "$top" -B "$top/build/tsan" -DIOMMUDIRTY_WERROR=ON -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-fsanitize=thread -O1" \
+		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DIOMMUDIRTY_BENCH=OFF \
+		-DIOMMUDIRTY_EXAMPLES=OFF >/dev/null
+	cmake --build "$top/build/tsan" -j"$jobs" --target test_tracker test_atomic test_sim >/dev/null
+	TSAN_OPTIONS=halt_on_error=1 \
+		run_ctest "threaded unit tests (ThreadSanitizer)" "$top/build/tsan" \
+		-R '^unit\.(tracker|atomic|sim)$'
 	# -- fuzzing: each vendor decoder under libFuzzer (clang, ASan+UBSan),
 	#    IOMMUDIRTY_FUZZ_SECONDS each (default 20), in parallel.
 	configure_build "$top/build/fuzz" -DCMAKE_C_COMPILER=clang -DIOMMUDIRTY_FUZZ=ON \
