@@ -63,7 +63,7 @@ demo)
 	exec "$top/build/demo/examples/precopy" "$@"
 	;;
 test)
-	need_pkgs gcc clang make cmake pkg-config libcmocka-dev libclang-rt-14-dev binutils
+	need_pkgs gcc clang make cmake pkg-config libcmocka-dev libclang-rt-14-dev binutils python3
 	configure_build "$top/build/gcc" -DCMAKE_C_COMPILER=gcc
 	run_ctest "unit + examples (gcc, -Werror)" "$top/build/gcc"
 	configure_build "$top/build/clang" -DCMAKE_C_COMPILER=clang
