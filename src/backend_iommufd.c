@@ -115,6 +115,10 @@ static int iommufd_start(struct iommudirty_tracker *t)
 	for (i = t->nhwpts; i-- > 0;)
 		if (hwpt_unused(&t->hwpts[i]))
 			destroy_unused_hwpt(t, &t->hwpts[i]);
+	bool *enabled = calloc(t->nhwpts ? t->nhwpts : 1, sizeof(*enabled));
+
+	if (!enabled)
+		return -ENOMEM;
 	for (i = 0; i < t->nhwpts; i++) {
 		struct hwpt *h = &t->hwpts[i];
 
@@ -127,14 +131,16 @@ static int iommufd_start(struct iommudirty_tracker *t)
 			break;
 		}
 		h->tracking = true;
+		enabled[i] = true;
 	}
-	if (ret) {
-		/* Undo what this call enabled, newest first. */
-		while (i-- > 0) {
-			if (iommufd_hwpt_set_dirty(t->ctx, t->hwpts[i].id, false) == 0)
-				t->hwpts[i].tracking = false;
-		}
+	/* Undo only what this call enabled: one that was already tracking
+	 * (adopted with TRACKING_ON) keeps its bits and its state. */
+	while (ret && i-- > 0) {
+		if (enabled[i] &&
+		    iommufd_hwpt_set_dirty(t->ctx, t->hwpts[i].id, false) == 0)
+			t->hwpts[i].tracking = false;
 	}
+	free(enabled);
 	return ret;
 }
 
@@ -384,7 +390,9 @@ IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
 	struct hwpt *h;
 	int ret;
 
-	if (!t || !dev)
+	/* Device ids are per iommufd: a device of another context is not
+	 * ours even when its id matches. */
+	if (!t || !dev || dev->ctx != t->ctx)
 		return ret_err(-EINVAL);
 	if (!is_iommufd(t))
 		return ret_err(-EOPNOTSUPP);
@@ -406,6 +414,14 @@ IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
 	t->natts--;
 	if (h) {
 		h->ndev--;
+		/* A twin for write_protect is allocated through a device on
+		 * it: not through one that is gone. */
+		if (h->dev_id == dev->dev_id && !h->vmm_attach) {
+			h->dev_id = 0;
+			for (size_t i = 0; i < t->natts; i++)
+				if (t->atts[i].hwpt_id == h->id)
+					h->dev_id = t->atts[i].dev_id;
+		}
 		/* While started its bits are still owed to the caller. */
 		if (hwpt_unused(h) && !t->started)
 			destroy_unused_hwpt(t, h);
@@ -644,7 +660,8 @@ back:
 }
 
 /* Read and clear the old HWPTs, now final: the range into the caller's
- * bitmap, everything else into pending bits. */
+ * bitmap, everything else into pending bits. With no bitmap the range is
+ * skipped: HWPTs that never mapped it (twins) are read everywhere else. */
 static int harvest(struct iommudirty_tracker *t, const struct hwpt *old, size_t nold,
 		   uint64_t iova, uint64_t len, uint64_t ps, uint64_t *bitmap,
 		   size_t first, size_t last)
@@ -670,7 +687,7 @@ static int harvest(struct iommudirty_tracker *t, const struct hwpt *old, size_t 
 			j++;
 		}
 		if (inside) {
-			ret = iommufd_read_run(&in, rs, re, i, j);
+			ret = bitmap ? iommufd_read_run(&in, rs, re, i, j) : 0;
 		} else {
 			/* Windows on max_io_page boundaries cut no IOPTE; 1 GiB
 			 * or more each keeps the calls few and the scratch
@@ -703,7 +720,8 @@ static int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 	if (!t->own_ioas)
 		return -EOPNOTSUPP;
 	for (size_t i = 0; i < n; i++)
-		if (!t->hwpts[i].owned || !t->hwpts[i].dev_id ||
+		if (!t->hwpts[i].owned ||
+		    (!t->hwpts[i].dev_id && !hwpt_unused(&t->hwpts[i])) ||
 		    (t->hwpts[i].vmm_attach && !t->replace_fn))
 			return -EOPNOTSUPP;
 	twin = calloc(n ? n : 1, sizeof(*twin));
@@ -746,8 +764,27 @@ static int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 			goto out_destroy;
 	}
 	ret = move_devices(t, old, twin);
-	if (ret)
+	if (ret) {
+		/* Devices moved back, but some wrote through a twin in the
+		 * meantime: those bits are owed before the twins go. */
+		struct hwpt *live = calloc(n, sizeof(*live));
+		size_t nlive = 0;
+
+		for (k = 0; live && k < n; k++)
+			if (twin[k].id)
+				live[nlive++] = twin[k];
+		if (!live || harvest(t, live, nlive, iova, len, ps, NULL, first, last)) {
+			log_warn(t->ctx, "write-protect: could not read the twins: "
+				 "reporting every page dirty");
+			for (size_t i = 0; i < t->nmaps; i++)
+				if (!t->maps[i].gone && (i < first || i >= last))
+					pending_add_range(t, t->maps[i].iova,
+							  t->maps[i].iova + t->maps[i].len);
+		}
+		free(live);
+		pending_normalize(t);
 		goto out_destroy;
+	}
 
 	/* No way back from here: the devices write through the twins. */
 	ret = harvest(t, old, n, iova, len, ps, bitmap, first, last);

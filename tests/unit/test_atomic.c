@@ -438,6 +438,97 @@ static void test_adopted_objects_refused(void **state)
 	fx_fini(&f);
 }
 
+/* Review findings, kept as regressions. */
+
+/* A move that fails half way: a device that wrote through its twin before
+ * being moved back must have that write reported. */
+struct half_move {
+	struct fx *f;
+	int attaches;
+};
+
+static void fail_second_move(void *user, int fd, unsigned long request)
+{
+	struct half_move *hm = user;
+
+	(void)fd;
+	if (request != VFIO_DEVICE_ATTACH_IOMMUFD_PT || ++hm->attaches != 2)
+		return;
+	/* Device 0 is on its twin now: it writes outside the range. */
+	assert_int_equal(fx_write(hm->f, 0, 7 * MiB, 1), 0);
+	/* And the next call, moving device 1, fails. */
+	iommudirty_sim_fail_call(hm->f->sim, 1, -EIO);
+}
+
+static void test_failed_move_keeps_twin_writes(void **state)
+{
+	struct fx f;
+	struct half_move hm = { .f = &f };
+	uint64_t *m = bm();
+	uint8_t *mem;
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 1);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_add_device(&f, 1), 1);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[1]), 0);
+	mem = fx_mem(&f, 8 * MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 4 * MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem + 4 * MiB, 4 * MiB, 4 * MiB,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(iommudirty_sim_set_hook(f.sim, fail_second_move, &hm), 0);
+	assert_int_equal(iommudirty_tracker_write_protect(f.t, 0, 4 * MiB, PG, m,
+							  iommudirty_bitmap_size(4 * MiB, PG), 0),
+			 -EIO);
+	iommudirty_sim_set_hook(f.sim, NULL, NULL);
+	/* Nothing changed: the range is still writable and tracked... */
+	assert_int_equal(fx_write(&f, 1, 0, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, 8 * MiB, PG, m,
+						 iommudirty_bitmap_size(8 * MiB, PG), 0), 0);
+	assert_true(fx_test_bit(m, 0));
+	/* ...and the write made through the twin is not lost. */
+	assert_true(fx_test_bit(m, 7 * MiB / PG));
+	free(m);
+	fx_fini(&f);
+}
+
+/* The device a HWPT was allocated through is gone; another still uses it:
+ * the twin is allocated through that one. */
+static void test_write_protect_after_first_device_left(void **state)
+{
+	struct fx f;
+	uint64_t m[8];
+	uint8_t *mem;
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 1);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[1]), 0);
+	mem = fx_mem(&f, 2 * MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem + MiB, MiB, MiB, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(iommudirty_tracker_detach(f.t, f.dev[0]), 0);
+	iommudirty_device_free(f.dev[0]);
+	assert_int_equal(iommudirty_sim_close(f.sim, f.fd[0]), 0);
+	f.dev[0] = f.dev[1];
+	f.fd[0] = f.fd[1];
+	f.sdev[0] = f.sdev[1];
+	f.ndev = 1;
+	assert_int_equal(fx_write(&f, 0, MiB + PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_write_protect(f.t, MiB, MiB, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 2);
+	assert_int_equal(fx_write(&f, 0, MiB, 1), -EFAULT);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +539,8 @@ int main(void)
 		cmocka_unit_test(test_race_atomic_never_loses),
 		cmocka_unit_test(test_vmm_attached_devices),
 		cmocka_unit_test(test_adopted_objects_refused),
+		cmocka_unit_test(test_failed_move_keeps_twin_writes),
+		cmocka_unit_test(test_write_protect_after_first_device_left),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

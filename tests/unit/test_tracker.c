@@ -850,6 +850,77 @@ static void test_log_callback(void **state)
 	assert_false(IOMMUDIRTY_CHECK_VERSION(1, 0));
 }
 
+/* A failed start must not turn off a HWPT it found already tracking (the
+ * retry would ENABLE it and wipe its bits). */
+static void test_failed_start_keeps_adopted_tracking(void **state)
+{
+	struct fx f;
+	uint8_t *mem;
+	uint64_t m[8];
+	struct uapi_hwpt_alloc ha = { .size = sizeof(ha),
+				      .flags = UAPI_HWPT_ALLOC_DIRTY_TRACKING };
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 1);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_add_device(&f, 1), 1);
+	assert_int_equal(fx_tracker(&f), 0);
+	/* The VMM's HWPT, already tracking, with its device on it. */
+	ha.dev_id = iommudirty_device_id(f.dev[0]);
+	ha.pt_id = iommudirty_tracker_ioas_id(f.t);
+	assert_int_equal(iommudirty_sim_ioctl(f.sim, iommudirty_ctx_fd(f.ctx), IOMMU_HWPT_ALLOC,
+					      &ha), 0);
+	{
+		struct uapi_hwpt_set_dirty_tracking en = {
+			.size = sizeof(en), .hwpt_id = ha.out_hwpt_id,
+			.flags = UAPI_HWPT_DIRTY_TRACKING_ENABLE };
+		struct uapi_vfio_attach_pt at = { .argsz = sizeof(at), .pt_id = ha.out_hwpt_id };
+
+		assert_int_equal(iommudirty_sim_ioctl(f.sim, iommudirty_ctx_fd(f.ctx),
+						      IOMMU_HWPT_SET_DIRTY_TRACKING, &en), 0);
+		assert_int_equal(iommudirty_sim_ioctl(f.sim, f.fd[0],
+						      VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at), 0);
+	}
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(f.t, ha.out_hwpt_id,
+						       IOMMUDIRTY_HWPT_TRACKING_ON), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[1]), 0);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(fx_write(&f, 0, 5 * PG, 1), 0);
+	/* The only ENABLE start sends (the library's own HWPT) fails. */
+	assert_int_equal(iommudirty_sim_fail_call(f.sim, 1, -EIO), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), -EIO);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, MiB, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 1ull << 5);
+	{
+		struct uapi_vfio_detach_pt dt = { .argsz = sizeof(dt) };
+		struct uapi_destroy d = { .size = sizeof(d), .id = ha.out_hwpt_id };
+
+		assert_int_equal(iommudirty_sim_ioctl(f.sim, f.fd[0],
+						      VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt), 0);
+		assert_int_equal(iommudirty_sim_ioctl(f.sim, iommudirty_ctx_fd(f.ctx),
+						      IOMMU_DESTROY, &d), 0);
+	}
+	fx_fini(&f);
+}
+
+/* Device ids are per iommufd: a device of another context is refused. */
+static void test_detach_device_of_another_context(void **state)
+{
+	struct fx *f = *state;
+	struct fx g;
+
+	assert_int_equal(fx_init(&g), 0);
+	assert_int_equal(fx_add_iommu(&g, 0, 0), 0);
+	assert_int_equal(fx_add_device(&g, 0), 0);
+	assert_int_equal(iommudirty_device_id(g.dev[0]), iommudirty_device_id(f->dev[0]));
+	assert_int_equal(iommudirty_tracker_detach(f->t, g.dev[0]), -EINVAL);
+	assert_int_equal(fx_write(f, 0, 0, 1), -EFAULT); /* still attached: unmapped */
+	fx_fini(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -871,6 +942,9 @@ int main(void)
 		cmocka_unit_test(test_sparse_and_dense_1g),
 		cmocka_unit_test_setup_teardown(test_concurrent_reads_and_writes, setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_log_callback, setup_one, teardown),
+		cmocka_unit_test(test_failed_start_keeps_adopted_tracking),
+		cmocka_unit_test_setup_teardown(test_detach_device_of_another_context, setup_one,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
