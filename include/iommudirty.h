@@ -10,7 +10,8 @@
  *  - Pointer-returning constructors return NULL and set errno.
  *  - Bad input is rejected before any kernel call: -EINVAL (NULL, unknown
  *    flags, non-zero reserved/unknown option bytes, misalignment, page size
- *    not a power of two), -EOVERFLOW (iova + length wraps), -ERANGE (caller's
+ *    not a power of two), -EOVERFLOW (the range does not end below 2^64),
+ *    -ERANGE (caller's
  *    bitmap too small). Kernel errors are returned unchanged.
  *  - Options structs start with `size_t sz`; declare them with IOMMUDIRTY_OPTS
  *    so sz is set. Bytes past the fields this library version knows must be 0.
@@ -539,7 +540,7 @@ IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
  * iommudirty_tracker_map() - map [va, va+length) at [iova, iova+length).
  * @flags: IOMMUDIRTY_MAP_READ and/or _WRITE (at least one).
  * Return: 0; -EINVAL (NULL va, length 0, no or unknown flags, iova or length
- * not a multiple of the IOAS alignment), -EOVERFLOW (iova+length wraps),
+ * not a multiple of the IOAS alignment), -EOVERFLOW (does not end below 2^64),
  * -EEXIST (overlaps a mapping), -ENOMEM, or IOMMU_IOAS_MAP's error.
  * Thread-safe. Since: 0.1
  */
@@ -557,12 +558,15 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_mapping(struct iommudirty_tracker *t
 						    uint64_t length);
 
 /**
- * iommudirty_tracker_unmap() - unmap whole mappings inside [iova,
- * iova+length). Their dirty bits are discarded (use
+ * iommudirty_tracker_unmap() - unmap the tracker's whole mappings inside
+ * [iova, iova+length), one kernel call per run of adjacent ones: mappings
+ * the VMM made itself in an adopted IOAS or container and did not declare
+ * are left alone. Their dirty bits are discarded (use
  * iommudirty_tracker_unmap_dirty() to keep them). Mappings taken away by
  * iommudirty_tracker_write_protect() are only forgotten.
  * Return: 0; -EINVAL (NULL, length 0), -EOVERFLOW, -ENOENT (the range cuts a
- * mapping or holds none: nothing is unmapped), or IOMMU_IOAS_UNMAP's error.
+ * mapping or holds none: nothing is unmapped), or the kernel's unmap error
+ * (runs unmapped before it stay unmapped: they are no longer read).
  * Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_unmap(struct iommudirty_tracker *t,
@@ -631,6 +635,8 @@ IOMMUDIRTY_API int iommudirty_tracker_started(const struct iommudirty_tracker *t
  * @flags: 0 (read and clear) or IOMMUDIRTY_READ_NO_CLEAR.
  * Return: 0; -EINVAL (NULL, length 0, bad page_size or alignment, unknown
  * flags, tracker not started), -EOVERFLOW, -ERANGE (bitmap too small),
+ * -E2BIG (type1: one mapping needs more bitmap than one kernel call may
+ * take, type1_max_bitmap_bytes; the kernel cannot read part of a mapping),
  * -ENOMEM, or GET_DIRTY_BITMAP's error (bits read before it are still in
  * the bitmap; with read-and-clear, treat the whole range as dirty).
  * Thread-safety: concurrent reads of disjoint ranges into distinct bitmaps

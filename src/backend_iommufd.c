@@ -447,6 +447,8 @@ IOMMUDIRTY_API int iommudirty_tracker_iova_ranges(struct iommudirty_tracker *t,
 		return ret_err(-EINVAL);
 	if (!is_iommufd(t))
 		return ret_err(-EOPNOTSUPP);
+	/* write_protect replaces the IOAS: read the id under the lock. */
+	pthread_rwlock_rdlock(&t->lock);
 	ret = iommufd_ioas_iova_ranges(t->ctx, t->ioas_id,
 				       (struct uapi_iova_range *)ranges, &num,
 				       &align);
@@ -455,13 +457,16 @@ IOMMUDIRTY_API int iommudirty_tracker_iova_ranges(struct iommudirty_tracker *t,
 		uint32_t total = num;
 		struct uapi_iova_range *tmp = calloc(total, sizeof(*tmp));
 
-		if (!tmp)
+		if (!tmp) {
+			pthread_rwlock_unlock(&t->lock);
 			return ret_err(-ENOMEM);
+		}
 		ret = iommufd_ioas_iova_ranges(t->ctx, t->ioas_id, tmp, &num, &align);
 		if (!ret && n)
 			memcpy(ranges, tmp, MIN((size_t)num, n) * sizeof(*tmp));
 		free(tmp);
 	}
+	pthread_rwlock_unlock(&t->lock);
 	if (ret)
 		return ret_err(ret);
 	if (alignment)

@@ -146,69 +146,78 @@ static int type1_read_run(const struct read_req *r, uint64_t a, uint64_t b,
 	return 0;
 }
 
-struct fold_ctx {
+struct unmap_bits {
 	uint64_t *bitmap;
-	uint64_t base, iova, ps, fps;
+	uint64_t iova, ps; /* the caller's bitmap: bit 0 and page size */
+	uint64_t base;     /* the run being folded in */
+	uint64_t pgsize;
 };
 
 static int fold_run(uint64_t first, uint64_t count, void *user)
 {
-	const struct fold_ctx *f = user;
-	uint64_t x = f->base + first * f->fps, y = x + count * f->fps;
+	const struct unmap_bits *u = user;
+	uint64_t x = u->base + first * u->pgsize, y = x + count * u->pgsize;
 
-	bitmap_set_range(f->bitmap, (x - f->iova) / f->ps,
-			 (y - 1 - f->iova) / f->ps - (x - f->iova) / f->ps + 1);
+	bitmap_set_range(u->bitmap, (x - u->iova) / u->ps,
+			 (y - 1 - u->iova) / u->ps - (x - u->iova) / u->ps + 1);
 	return 0;
 }
 
-/* The kernel reads and unmaps under one lock: nothing can slip between. */
-static int type1_unmap_dirty(struct iommudirty_tracker *t, uint64_t iova,
-			     uint64_t len, uint64_t ps, uint64_t *bitmap,
-			     size_t first, size_t last)
+static int too_big(struct iommudirty_tracker *t, uint64_t start, uint64_t end,
+		   size_t i, size_t j, void *user)
 {
-	uint64_t nbits = len / t->t1_pgsize;
+	(void)i;
+	(void)j;
+	(void)user;
+	return (end - start) / t->t1_pgsize > t->t1_max_bits ? -E2BIG : 0;
+}
+
+/* The kernel reads and unmaps a run under one lock: nothing can slip in
+ * between. One call per run of known mappings, as the plain unmap. */
+static int unmap_run_dirty(struct iommudirty_tracker *t, uint64_t start,
+			   uint64_t end, size_t i, size_t j, void *user)
+{
+	struct unmap_bits *ub = user;
+	uint64_t nbits = (end - start) / t->t1_pgsize;
 	struct uapi_vfio_dma_unmap_bitmap u = {
 		.unmap = { .argsz = sizeof(u),
 			   .flags = UAPI_VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
-			   .iova = iova, .size = len },
+			   .iova = start, .size = end - start },
 		.bitmap = { .pgsize = t->t1_pgsize, .size = bitmap_bytes(nbits) },
 	};
-	struct fold_ctx f = { bitmap, iova, iova, ps, t->t1_pgsize };
-	uint64_t *scratch;
+	uint64_t *scratch = calloc(1, u.bitmap.size);
 	int ret;
 
-	if (nbits > t->t1_max_bits)
-		return -E2BIG;
-	scratch = calloc(1, u.bitmap.size);
 	if (!scratch)
 		return -ENOMEM;
 	u.bitmap.data = (uintptr_t)scratch;
 	ret = t1_ioctl(t, t->container, VFIO_IOMMU_UNMAP_DMA, &u);
-	if (ret)
+	if (ret) {
 		log_err(t->ctx, "type1: unmap with dirty bitmap [%#llx, +%#llx): %s",
-			(unsigned long long)iova, (unsigned long long)len,
+			(unsigned long long)start, (unsigned long long)(end - start),
 			strerror(-ret));
-	else {
-		/* Holes read as the kernel left them: leftover bits of the
-		 * mapping before can land there. Holes, and mappings taken
-		 * away before (no longer in the kernel), are clean. */
-		uint64_t pos = iova;
-
-		for (size_t k = first; k <= last; k++) {
-			uint64_t he = k < last ? t->maps[k].iova : iova + len;
-
-			if (k < last && t->maps[k].gone)
-				continue; /* part of the hole */
-			if (he > pos)
-				bitmap_clear_range(scratch, (pos - iova) / t->t1_pgsize,
-						   (he - pos) / t->t1_pgsize);
-			if (k < last)
-				pos = t->maps[k].iova + t->maps[k].len;
-		}
-		iommudirty_bitmap_for_each_run(scratch, nbits, fold_run, &f);
+	} else {
+		/* Bits past the run (the kernel's leftovers) are not read. */
+		ub->base = start;
+		iommudirty_bitmap_for_each_run(scratch, nbits, fold_run, ub);
+		for (size_t k = i; k < j; k++)
+			t->maps[k].gone = true;
 	}
 	free(scratch);
 	return ret;
+}
+
+static int type1_unmap_dirty(struct iommudirty_tracker *t, uint64_t iova,
+			     uint64_t len, uint64_t ps, uint64_t *bitmap,
+			     size_t first, size_t last)
+{
+	struct unmap_bits ub = { .bitmap = bitmap, .iova = iova, .ps = ps,
+				 .pgsize = t->t1_pgsize };
+	/* All or nothing for size: check every run before unmapping any. */
+	int ret = for_each_mapped_run(t, first, last, too_big, NULL);
+
+	(void)len;
+	return ret ? ret : for_each_mapped_run(t, first, last, unmap_run_dirty, &ub);
 }
 
 static void type1_destroy(struct iommudirty_tracker *t)
@@ -326,7 +335,8 @@ static int read_migration_cap(struct iommudirty_tracker *t)
 
 			if (m->pgsize_bitmap && m->max_dirty_bitmap_size) {
 				t->t1_pgsize = m->pgsize_bitmap & -m->pgsize_bitmap;
-				t->t1_max_bits = m->max_dirty_bitmap_size * 8;
+				/* Bitmaps go in whole u64 words. */
+				t->t1_max_bits = m->max_dirty_bitmap_size / 8 * 64;
 				ret = 0;
 			}
 		}

@@ -39,7 +39,8 @@ static int check_range(uint64_t iova, uint64_t length)
 {
 	if (!length)
 		return -EINVAL;
-	if (iova + length - 1 < iova)
+	/* Ends are exclusive u64s: a range must end below 2^64. */
+	if (iova + length <= iova)
 		return -EOVERFLOW;
 	return 0;
 }
@@ -206,7 +207,8 @@ IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t)
 {
 	if (!t)
 		return;
-	if (t->started)
+	/* Also after a failed stop: HWPTs still tracking are turned off. */
+	if (t->started || t->be == &backend_iommufd)
 		t->be->stop(t);
 	t->be->destroy(t);
 	if (t->ctx->fd >= 0)
@@ -247,7 +249,15 @@ IOMMUDIRTY_API int iommudirty_tracker_device_fd(struct iommudirty_tracker *t,
 
 IOMMUDIRTY_API int iommudirty_tracker_started(const struct iommudirty_tracker *t)
 {
-	return t ? t->started : ret_err(-EINVAL);
+	struct iommudirty_tracker *w = (struct iommudirty_tracker *)t;
+	int started;
+
+	if (!t)
+		return ret_err(-EINVAL);
+	pthread_rwlock_rdlock(&w->lock);
+	started = t->started;
+	pthread_rwlock_unlock(&w->lock);
+	return started;
 }
 
 static int insert_mapping(struct iommudirty_tracker *t, uint64_t iova,
@@ -342,17 +352,50 @@ static void forget_mappings(struct iommudirty_tracker *t, uint64_t iova,
 	pending_drop(t, iova, iova + length);
 }
 
+int for_each_mapped_run(struct iommudirty_tracker *t, size_t first, size_t last,
+			run_fn fn, void *user)
+{
+	for (size_t i = first; i < last;) {
+		size_t j = i + 1;
+		uint64_t end = t->maps[i].iova + t->maps[i].len;
+		int ret;
+
+		if (t->maps[i].gone) {
+			i++;
+			continue;
+		}
+		while (j < last && !t->maps[j].gone && t->maps[j].iova == end) {
+			end += t->maps[j].len;
+			j++;
+		}
+		ret = fn(t, t->maps[i].iova, end, i, j, user);
+		if (ret)
+			return ret;
+		i = j;
+	}
+	return 0;
+}
+
+/* One kernel unmap per run of known mappings: a VMM's own mappings that
+ * the tracker was not told of (adopted IOAS or container) sit in the holes
+ * between runs and stay. What is unmapped is marked gone at once, so a
+ * failure half way leaves the tracker agreeing with the kernel. */
+static int unmap_run(struct iommudirty_tracker *t, uint64_t start, uint64_t end,
+		     size_t i, size_t j, void *user)
+{
+	int ret = t->be->unmap(t, start, end - start);
+
+	(void)user;
+	for (size_t k = i; !ret && k < j; k++)
+		t->maps[k].gone = true;
+	return ret;
+}
+
 static int unmap_locked(struct iommudirty_tracker *t, uint64_t iova,
 			uint64_t length, size_t first, size_t last)
 {
-	bool any = false;
-	int ret = 0;
+	int ret = for_each_mapped_run(t, first, last, unmap_run, NULL);
 
-	/* Mappings write_protect took away are no longer in the kernel. */
-	for (size_t i = first; i < last; i++)
-		any |= !t->maps[i].gone;
-	if (any)
-		ret = t->be->unmap(t, iova, length);
 	if (ret) {
 		log_err(t->ctx, "unmap [%#llx, +%#llx): %s", (unsigned long long)iova,
 			(unsigned long long)length, strerror(-ret));
@@ -492,12 +535,11 @@ static int cmp_extent(const void *a, const void *b)
 
 #define PENDING_MAX 65536
 
-void pending_normalize(struct iommudirty_tracker *t)
+static void pending_normalize_locked(struct iommudirty_tracker *t)
 {
 	uint64_t gap = 0;
 	size_t n;
 
-	pthread_mutex_lock(&t->pending_lock);
 	qsort(t->pending, t->npending, sizeof(*t->pending), cmp_extent);
 	for (;;) {
 		n = 0;
@@ -515,6 +557,13 @@ void pending_normalize(struct iommudirty_tracker *t)
 		/* Too many: report some clean pages as dirty instead. */
 		gap = gap ? gap * 2 : 4096;
 	}
+	t->pending_mark = t->npending;
+}
+
+void pending_normalize(struct iommudirty_tracker *t)
+{
+	pthread_mutex_lock(&t->pending_lock);
+	pending_normalize_locked(t);
 	pthread_mutex_unlock(&t->pending_lock);
 }
 
@@ -633,24 +682,38 @@ int read_bounce(const struct read_req *r, uint64_t ws, uint64_t we, uint64_t fps
 	if (!scratch)
 		return -ENOMEM;
 	memset(scratch, 0, bytes);
-	/* Room for one coarse extent, so a failed fine-grained record never
-	 * loses bits the kernel already cleared. */
-	pthread_mutex_lock(&r->t->pending_lock);
-	ret = GROW(r->t, pending, r->t->npending + 1);
-	pthread_mutex_unlock(&r->t->pending_lock);
-	if (ret) {
+	if (r->no_clear) {
+		/* Nothing is taken from the kernel: nothing to keep. */
+		ret = r->t->be->kread(r, ws, we, fps, scratch);
+		iommudirty_bitmap_for_each_run(scratch, nbits, bounce_run, &b);
 		free(scratch);
 		return ret;
 	}
-	ret = r->t->be->kread(r, ws, we, fps, scratch);
-	/* Even after an error: what was read (and maybe cleared) counts. */
+	/* A clearing window may take bits of pages another thread is reading
+	 * right now: hold the pending lock from the kernel read until they
+	 * are recorded, so that thread's look at the pending bits (after its
+	 * own kernel read) waits for them. */
 	pthread_mutex_lock(&r->t->pending_lock);
-	iommudirty_bitmap_for_each_run(scratch, nbits, bounce_run, &b);
-	if (b.lost_start < b.lost_end) {
-		/* Coalesce everything we could not record into one extent. */
-		if (GROW(r->t, pending, r->t->npending + 1) == 0)
-			r->t->pending[r->t->npending++] =
-				(struct extent){ b.lost_start, b.lost_end };
+	/* Room for one extent up front: with it, a failed record never loses
+	 * bits the kernel already cleared (see below). */
+	ret = GROW(r->t, pending, r->t->npending + 1);
+	if (!ret) {
+		ret = r->t->be->kread(r, ws, we, fps, scratch);
+		/* Even after an error: what was read (and maybe cleared)
+		 * counts. */
+		iommudirty_bitmap_for_each_run(scratch, nbits, bounce_run, &b);
+		if (b.lost_start < b.lost_end) {
+			/* Out of memory: one extent over all that could not be
+			 * recorded, or widen the last one. */
+			if (pending_add_locked(r->t, b.lost_start, b.lost_end)) {
+				struct extent *e = &r->t->pending[r->t->npending - 1];
+
+				e->start = MIN(e->start, b.lost_start);
+				e->end = MAX(e->end, b.lost_end);
+			}
+		}
+		if (r->t->npending >= 2 * r->t->pending_mark + 256)
+			pending_normalize_locked(r->t);
 	}
 	pthread_mutex_unlock(&r->t->pending_lock);
 	free(scratch);
@@ -669,8 +732,7 @@ static int check_read_args(struct iommudirty_tracker *t, uint64_t iova,
 	ret = check_range(iova, length);
 	if (ret)
 		return ret;
-	if (iova % page_size || length % page_size || iova % t->iova_alignment ||
-	    length % t->iova_alignment)
+	if (iova % page_size || length % page_size)
 		return -EINVAL;
 	if (bitmap_bytes < iommudirty_bitmap_size(length, page_size))
 		return -ERANGE;
@@ -689,7 +751,8 @@ static int read_locked(struct iommudirty_tracker *t, uint64_t iova,
 	size_t i = map_lower_bound(t, iova);
 	int ret = 0;
 
-	if (!t->started)
+	/* Under the lock: attach and write_protect change the alignment. */
+	if (!t->started || iova % t->iova_alignment || length % t->iova_alignment)
 		return -EINVAL;
 	memset(bitmap, 0, iommudirty_bitmap_size(length, page_size));
 	while (i < t->nmaps && t->maps[i].iova < r.end) {

@@ -99,6 +99,7 @@ struct iommudirty_tracker {
 	size_t nmaps, cap_maps;
 	struct extent *pending;
 	size_t npending, cap_pending;
+	size_t pending_mark; /* count after the last normalize */
 	struct pci_dev *pci;
 	size_t npci;
 	int (*replace_fn)(void *user, uint32_t old_hwpt, uint32_t new_hwpt);
@@ -147,6 +148,13 @@ int read_direct(const struct read_req *r, uint64_t s, uint64_t e);
 /* Read [ws, we) at page size fps through a scratch bitmap; fold into the
  * caller's pages, keep a clearing read's bits outside the range pending. */
 int read_bounce(const struct read_req *r, uint64_t ws, uint64_t we, uint64_t fps);
+/* For each run of IOVA-adjacent mappings among [first, last) still in the
+ * kernel (not gone): fn(t, start, end, i, j, user) with the run's
+ * mappings [i, j). Stops at, and returns, the first error. */
+typedef int (*run_fn)(struct iommudirty_tracker *t, uint64_t start, uint64_t end,
+		      size_t i, size_t j, void *user);
+int for_each_mapped_run(struct iommudirty_tracker *t, size_t first, size_t last,
+			run_fn fn, void *user);
 /* Sort and merge the pending extents; past a bound, merge the closest
  * neighbours (over-reporting is safe, memory is not free). */
 void pending_normalize(struct iommudirty_tracker *t);

@@ -9,10 +9,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "tracker.h" /* the pending list, to see it stays small */
 #include "uapi.h"
 
 #define PG (4 * KiB)
@@ -921,6 +923,189 @@ static void test_detach_device_of_another_context(void **state)
 	fx_fini(&g);
 }
 
+/* Two clearing reads of disjoint ranges in one mapping, at once: A's read
+ * is widened over B's page and clears it in the kernel. B must still
+ * report it (A hands it over as pending before B looks), in every order. */
+struct two_readers {
+	struct fx *f;
+	pthread_t a;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int a_gets, b_gets;
+	bool b_go;
+	uint64_t b_bits;
+	int b_ret;
+};
+
+static void *reader_b(void *arg)
+{
+	struct two_readers *tr = arg;
+
+	pthread_mutex_lock(&tr->mu);
+	while (!tr->b_go)
+		pthread_cond_wait(&tr->cv, &tr->mu);
+	pthread_mutex_unlock(&tr->mu);
+	tr->b_ret = iommudirty_tracker_read(tr->f->t, PG, PG, PG, &tr->b_bits, 8, 0);
+	return NULL;
+}
+
+static void pause_a(void *user, int fd, unsigned long request)
+{
+	struct two_readers *tr = user;
+	struct timespec until;
+
+	(void)fd;
+	if (request != IOMMU_HWPT_GET_DIRTY_BITMAP)
+		return;
+	pthread_mutex_lock(&tr->mu);
+	if (!pthread_equal(pthread_self(), tr->a)) {
+		tr->b_gets++;
+		pthread_cond_broadcast(&tr->cv);
+	} else if (++tr->a_gets == 2) {
+		/* A cleared the first HWPT, B's page included: let B run its
+		 * kernel reads now (if it can: the fix makes it wait). */
+		tr->b_go = true;
+		pthread_cond_broadcast(&tr->cv);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		while (tr->b_gets < 2 &&
+		       pthread_cond_timedwait(&tr->cv, &tr->mu, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&tr->mu);
+}
+
+static void test_concurrent_widened_reads(void **state)
+{
+	struct fx f;
+	struct two_readers tr = { .f = &f };
+	pthread_t b;
+	uint64_t a_bits;
+	uint8_t *mem;
+
+	pthread_mutex_init(&tr.mu, NULL);
+	pthread_cond_init(&tr.cv, NULL);
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 1);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_add_device(&f, 1), 1);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[1]), 0);
+	mem = fx_mem(&f, 2 * MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 2 * MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(fx_write(&f, 0, PG, 1), 0); /* B's page */
+	tr.a = pthread_self();
+	assert_int_equal(pthread_create(&b, NULL, reader_b, &tr), 0);
+	assert_int_equal(iommudirty_sim_set_hook(f.sim, pause_a, &tr), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, PG, PG, &a_bits, 8, 0), 0);
+	pthread_join(b, NULL);
+	iommudirty_sim_set_hook(f.sim, NULL, NULL);
+	assert_int_equal(a_bits, 0);
+	assert_int_equal(tr.b_ret, 0);
+	assert_int_equal(tr.b_bits, 1); /* B's page, reported by B's read */
+	pthread_mutex_destroy(&tr.mu);
+	pthread_cond_destroy(&tr.cv);
+	fx_fini(&f);
+}
+
+/* A range must end below 2^64: exclusive ends do not wrap. */
+static void test_range_at_the_top(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, 2 * MiB, PG);
+	uint64_t m[8];
+	const uint64_t top = 0 - 2 * MiB;
+
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, 2 * MiB, top, IOMMUDIRTY_MAP_WRITE),
+			 -EOVERFLOW);
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, MiB, top, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	assert_int_equal(fx_write(f, 0, top + PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f->t, top, 2 * MiB, PG, m, sizeof(m), 0),
+			 -EOVERFLOW);
+	assert_int_equal(iommudirty_tracker_read(f->t, top, MiB, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 2);
+	assert_int_equal(iommudirty_tracker_unmap(f->t, top, MiB), 0);
+}
+
+/* Pending bits do not pile up when the same widened read repeats. */
+static void test_pending_stays_bounded(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *mem = fx_mem(f, MiB, PG);
+	uint64_t m[1];
+
+	assert_int_equal(iommudirty_tracker_map(f->t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+	for (int i = 0; i < 20000; i++) {
+		assert_int_equal(fx_write(f, 0, PG, 1), 0);
+		assert_int_equal(iommudirty_tracker_read(f->t, 0, PG, PG, m, sizeof(m), 0), 0);
+	}
+	/* Merged as they come: not one extent per read. */
+	assert_true(f->t->npending < 512);
+	/* Every page-1 bit went to pending, merged: one read reports it. */
+	assert_int_equal(iommudirty_tracker_read(f->t, PG, PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 1);
+	assert_int_equal(iommudirty_tracker_read(f->t, PG, PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 0);
+}
+
+/* An adopted IOAS holds VMM mappings the tracker was not told of: an
+ * unmap over them removes only what the tracker knows. */
+static void test_unmap_spares_unknown_mappings(void **state)
+{
+	struct fx f;
+	struct uapi_ioas_alloc ia = { .size = sizeof(ia) };
+	uint8_t *mem;
+	uint64_t m[12];
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(iommudirty_sim_ioctl(f.sim, iommudirty_ctx_fd(f.ctx), IOMMU_IOAS_ALLOC,
+					      &ia), 0);
+	{
+		IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .flags = IOMMUDIRTY_TRACKER_ADOPT_IOAS,
+				.ioas_id = ia.out_ioas_id);
+		assert_int_equal(iommudirty_tracker_new(f.ctx, &o, &f.t), 0);
+	}
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	mem = fx_mem(&f, 3 * MiB, PG);
+	/* The VMM's own mapping in the middle, unknown to the tracker. */
+	struct uapi_ioas_map mp = { .size = sizeof(mp), .ioas_id = ia.out_ioas_id,
+				    .flags = UAPI_IOAS_MAP_FIXED_IOVA | UAPI_IOAS_MAP_WRITEABLE,
+				    .user_va = (uintptr_t)mem + MiB, .length = MiB, .iova = MiB };
+	assert_int_equal(iommudirty_sim_ioctl(f.sim, iommudirty_ctx_fd(f.ctx), IOMMU_IOAS_MAP,
+					      &mp), 0);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem + 2 * MiB, MiB, 2 * MiB,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(iommudirty_tracker_unmap(f.t, 0, 3 * MiB), 0);
+	assert_int_equal(fx_write(&f, 0, 0, 1), -EFAULT);
+	assert_int_equal(fx_write(&f, 0, 2 * MiB, 1), -EFAULT);
+	assert_int_equal(fx_write(&f, 0, MiB, 1), 0); /* the VMM's: still there */
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_unmap_dirty(f.t, 0, 3 * MiB, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(fx_write(&f, 0, MiB, 1), 0);
+	iommudirty_tracker_free(f.t);
+	f.t = NULL;
+	{
+		struct uapi_destroy d = { .size = sizeof(d), .id = ia.out_ioas_id };
+
+		assert_int_equal(iommudirty_sim_ioctl(f.sim, iommudirty_ctx_fd(f.ctx), IOMMU_DESTROY,
+						      &d), 0);
+	}
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -943,6 +1128,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_reads_and_writes, setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_log_callback, setup_one, teardown),
 		cmocka_unit_test(test_failed_start_keeps_adopted_tracking),
+		cmocka_unit_test(test_concurrent_widened_reads),
+		cmocka_unit_test(test_unmap_spares_unknown_mappings),
+		cmocka_unit_test_setup_teardown(test_range_at_the_top, setup_one, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_stays_bounded, setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_device_of_another_context, setup_one,
 						teardown),
 	};
