@@ -675,8 +675,8 @@ IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
  * On type1 it is the kernel's unmap with a dirty bitmap (atomic there).
  * Arguments and bitmap as iommudirty_tracker_read(); the tracker must be
  * started; @flags must be 0.
- * Return: 0; -EINVAL, -EOVERFLOW, -ERANGE as for a read; -ENOENT (the range
- * cuts a mapping or holds none); -EOPNOTSUPP (adopted IOAS or HWPT, or a
+ * Return: 0; -EINVAL, -EOVERFLOW, -ERANGE, -E2BIG as for a read; -ENOENT
+ * (the range cuts a mapping or holds none); -EOPNOTSUPP (adopted IOAS or HWPT, or a
  * VMM-attached HWPT without opts.replace_fn); -ENOMEM; or the kernel's
  * error, with nothing changed: every device is still on its attachment.
  * Thread-safe (waits for reads). Since: 0.1
