@@ -436,6 +436,7 @@ IOMMUDIRTY_API int iommudirty_tracker_start(struct iommudirty_tracker *t)
 		if (!ret) {
 			pthread_mutex_lock(&t->pending_lock);
 			t->npending = 0; /* a fresh start begins clean */
+			t->pending_mark = 0;
 			pthread_mutex_unlock(&t->pending_lock);
 			t->started = true;
 		}
