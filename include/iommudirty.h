@@ -277,6 +277,21 @@ enum iommudirty_reason {
 	IOMMUDIRTY_REASON_TYPE1_NO_MIGRATION = 513,  /* no CAP_MIGRATION: no dirty ioctls */
 	IOMMUDIRTY_REASON_TYPE1_FAILED = 514,        /* a type1 call failed */
 	IOMMUDIRTY_REASON_TYPE1_CONSERVATIVE = 515,  /* type1 reports every mapped page dirty */
+	/* per-device dirty sources (iommudirty_tracker_source_info) */
+	IOMMUDIRTY_REASON_NO_DMA_LOGGING = 520,      /* the device offers no DMA logging */
+	IOMMUDIRTY_REASON_EMULATED_IOMMU = 521,      /* an emulated-IOMMU device (mdev): no IOMMU of its own */
+	IOMMUDIRTY_REASON_POLICY = 522,              /* usable, but the policy prefers the chosen one */
+	IOMMUDIRTY_REASON_NOT_ALL_LOG = 523,         /* all-or-nothing: some device has no DMA logging */
+	IOMMUDIRTY_REASON_UNTRACKED_WRITER = 524,    /* no source: every page it can write is reported dirty */
+	IOMMUDIRTY_REASON_LOG_START_FAILED = 525,    /* the device refused DMA_LOGGING_START */
+	IOMMUDIRTY_REASON_LOG_RANGES_MERGED = 526,   /* ranges merged to fit the device's limit */
+	IOMMUDIRTY_REASON_LOG_UNTRACKED_MAPPING = 527, /* a mapping outside the logged ranges is reported dirty */
+	IOMMUDIRTY_REASON_FORCED = 528,              /* the VMM forced another source */
+	IOMMUDIRTY_REASON_NO_DEVICE_FD = 529,        /* no device fd: its log cannot be reached */
+	IOMMUDIRTY_REASON_NEEDS_IOMMUFD = 530,       /* IOMMU dirty bits need an iommufd tracker */
+	IOMMUDIRTY_REASON_LOG_REPORT_FAILED = 531,   /* a REPORT failed: its ranges were reported dirty */
+	IOMMUDIRTY_REASON_NEEDS_TYPE1 = 532,         /* the type1 source needs a type1 tracker */
+	IOMMUDIRTY_REASON_PRECISE_ONLY = 533,        /* refused: the tracker takes precise sources only */
 };
 
 /* Constraints a tracker must respect even when dirty tracking works. */
@@ -303,6 +318,16 @@ struct iommudirty_caps {
 	/* What the registers alone say: 1 yes, 0 no, -1 cannot tell. */
 	int32_t decoded_dirty;
 	uint32_t __reserved2;
+	/* Since 0.2, from the device itself (iommudirty_device_caps() only;
+	 * iommudirty_decode_hw_info() sets -1 and 0): VFIO device DMA logging
+	 * (1 yes, 0 no, -1 unknown: no device fd), and the VFIO migration
+	 * flags of VFIO_DEVICE_FEATURE_MIGRATION (STOP_COPY 1, P2P 2,
+	 * PRE_COPY 4; 0: no VFIO migration). */
+	int32_t dma_logging;
+	/* 1: an emulated-IOMMU device (an mdev): no IOMMU of its own, its
+	 * only dirty source is its DMA log. */
+	int32_t emulated_iommu;
+	uint64_t migration_flags;
 };
 
 /**
@@ -319,8 +344,10 @@ IOMMUDIRTY_API int iommudirty_decode_hw_info(uint32_t type, const void *data,
 
 /**
  * iommudirty_device_caps() - the capability report of a bound device's
- * IOMMU, from the hardware info read at bind. Use it to learn why
- * iommudirty_tracker_attach() said -EOPNOTSUPP.
+ * IOMMU, from the hardware info read at bind, and (since 0.2) the device's
+ * own DMA logging and VFIO migration support, probed at bind through its
+ * fd (VFIO_DEVICE_FEATURE with PROBE; no state changes). Use it to learn
+ * why a device's dirty source is what it is.
  * Return: 0, or -EINVAL (NULL, caps->sz too small). Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_device_caps(const struct iommudirty_device *dev,
@@ -350,11 +377,61 @@ IOMMUDIRTY_API const char *iommudirty_vendor_str(uint32_t vendor);
  * (groups added, VFIO_SET_IOMMU done). The library never closes it. Implies
  * IOMMUDIRTY_BACKEND_TYPE1. */
 #define IOMMUDIRTY_TRACKER_ADOPT_CONTAINER (1u << 1)
+/* Precise dirty data only: a device whose only source is conservative
+ * (type1, or none: an untracked DMA writer) is refused at attach (and at
+ * iommudirty_tracker_new() for opts.pci_devices) with -EOPNOTSUPP and
+ * IOMMUDIRTY_REASON_PRECISE_ONLY, instead of being reported
+ * conservatively. Since: 0.2 */
+#define IOMMUDIRTY_TRACKER_PRECISE_ONLY (1u << 2)
+
+/*
+ * Dirty sources. A tracker's dirty data is the union over its devices of
+ * each device's own source:
+ *  - IOMMU: its IOMMU's dirty-tracking HWPT (iommufd). Precise at the IO
+ *    page size (a dirty huge IOPTE reports all its pages).
+ *  - TYPE1: the type1 container. Conservative: every mapped page is dirty
+ *    on every read.
+ *  - DEVICE_LOG: the device's own DMA log (VFIO device DMA logging, e.g.
+ *    mlx5 or pds VFs). Precise at the device's log page size over the IOVA
+ *    ranges given at START; a mapping outside them is reported dirty on
+ *    every read (IOMMUDIRTY_REASON_LOG_UNTRACKED_MAPPING).
+ *  - NONE: an untracked DMA writer. Conservative: every page of every
+ *    writable mapping is dirty on every read, with no kernel call.
+ * A read is the OR of the sources its devices use. Since: 0.2
+ */
+enum iommudirty_source {
+	IOMMUDIRTY_SOURCE_AUTO = 0,       /* in requests: choose by policy */
+	IOMMUDIRTY_SOURCE_IOMMU = 1,
+	IOMMUDIRTY_SOURCE_TYPE1 = 2,
+	IOMMUDIRTY_SOURCE_DEVICE_LOG = 3,
+	IOMMUDIRTY_SOURCE_NONE = 4,
+};
+
+/* How AUTO picks each device's source. Since: 0.2 */
+enum iommudirty_policy {
+	/* The device's log if it has one, else its IOMMU (iommufd) or the
+	 * container (type1), else NONE. QEMU's preference per device. */
+	IOMMUDIRTY_POLICY_PREFER_DEVICE_LOG = 0,
+	/* The IOMMU (iommufd) if it can track, else the device's log, else
+	 * the container (type1) or NONE. */
+	IOMMUDIRTY_POLICY_PREFER_IOMMU = 1,
+	/* QEMU's container rule: device logs only if every device of the
+	 * tracker has one, else no device log at all (decided at start and
+	 * whenever devices change while stopped; a device attached while
+	 * started follows the decision in force). */
+	IOMMUDIRTY_POLICY_ALL_OR_NOTHING = 2,
+};
 
 enum iommudirty_backend {
 	IOMMUDIRTY_BACKEND_AUTO = 0,    /* choose; see iommudirty_tracker_new() */
 	IOMMUDIRTY_BACKEND_IOMMUFD = 1, /* iommufd HWPT dirty tracking: precise */
 	IOMMUDIRTY_BACKEND_TYPE1 = 2,   /* legacy VFIO type1: conservative */
+};
+
+/* An IOVA range with an inclusive end (it may end at 2^64 - 1). */
+struct iommudirty_iova_range {
+	uint64_t start;
+	uint64_t last; /* inclusive */
 };
 
 #define IOMMUDIRTY_INFO_MAX_REASONS 32
@@ -372,6 +449,12 @@ struct iommudirty_tracker_info {
 	uint32_t __reserved;
 	uint64_t type1_pgsize;           /* the only page size type1 reads at */
 	uint64_t type1_max_bitmap_bytes; /* per type1 call; larger reads are chunked */
+	/* Since 0.2: the tracker's devices and how many of them have a
+	 * conservative source (type1 or none); precise is 1 only when that
+	 * is 0 (and the backend is precise). Per device:
+	 * iommudirty_tracker_source_info(). */
+	uint32_t nr_devices;
+	uint32_t nr_conservative;
 };
 
 struct iommudirty_tracker_opts {
@@ -405,6 +488,20 @@ struct iommudirty_tracker_opts {
 	 * failure it is called again with the ids swapped to move them back. */
 	int (*replace_fn)(void *user, uint32_t old_hwpt, uint32_t new_hwpt);
 	void *replace_user;
+	/* Since 0.2. enum iommudirty_policy: how AUTO picks each device's
+	 * dirty source. */
+	uint32_t policy;
+	/* Number of entries in log_windows. */
+	uint32_t nr_log_windows;
+	/* Windows of IOVA that device logs cover (e.g. all guest RAM, so that
+	 * memory mapped later is logged too), instead of the tracker's
+	 * mappings at START. Each must start and end (last + 1) on a 4 KiB
+	 * boundary; overlapping or touching windows are merged. NULL: the
+	 * mappings. */
+	const struct iommudirty_iova_range *log_windows;
+	/* Per opts.pci_devices entry, the source to use (enum
+	 * iommudirty_source; AUTO: by policy). NULL: all AUTO. */
+	const uint32_t *pci_sources;
 };
 
 /**
@@ -478,21 +575,102 @@ IOMMUDIRTY_API int iommudirty_tracker_hwpt_ids(struct iommudirty_tracker *t,
 					       uint32_t *ids, size_t n);
 
 /**
- * iommudirty_tracker_attach() - attach a device through a dirty-tracking
- * HWPT: an existing one of this tracker if the kernel accepts the device
- * (same IOMMU instance), else a new one allocated for it (and enabled if the
- * tracker is started). A device that cannot track is refused; it is never
- * attached to a HWPT that does not track.
- * Return: 0; -EINVAL (NULL), -EBADF (device adopted without an fd),
- * -EOPNOTSUPP (a type1 tracker: its devices come from opts.pci_devices),
- * -EALREADY (already attached to this tracker), -EOPNOTSUPP (the device's
- * IOMMU cannot track dirty pages; logged with the reason), -ENOMEM, or the
- * kernel's error from HWPT_ALLOC / SET_DIRTY_TRACKING / ATTACH. On failure
- * the device is not attached and no HWPT is left behind.
- * Thread-safe. Since: 0.1
+ * iommudirty_tracker_attach() - iommudirty_tracker_attach_device() with
+ * default options: the device's source chosen by the tracker's policy.
+ * Changed in 0.2: a device whose IOMMU cannot track is no longer refused
+ * unless the tracker is IOMMUDIRTY_TRACKER_PRECISE_ONLY; it gets its DMA
+ * log or, failing that, the NONE source (reported conservatively).
+ * Return: as iommudirty_tracker_attach_device(). Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_attach(struct iommudirty_tracker *t,
 					     struct iommudirty_device *dev);
+
+/* The VMM attached (or attaches) the device itself, to this tracker's IOAS
+ * or to a HWPT the tracker reads: the library attaches and detaches
+ * nothing, it only accounts for the device's writes through its source
+ * (its DMA log, which needs the device's fd; IOMMU, if the VMM put it on a
+ * HWPT from iommudirty_tracker_alloc_hwpt() or _adopt_hwpt(); else NONE). */
+#define IOMMUDIRTY_ATTACH_BY_VMM (1u << 0)
+
+struct iommudirty_attach_opts {
+	size_t sz;
+	unsigned int flags;  /* IOMMUDIRTY_ATTACH_* */
+	uint32_t source;     /* enum iommudirty_source; AUTO: by policy */
+};
+
+/**
+ * iommudirty_tracker_attach_device() - make @dev one of the tracker's DMA
+ * writers and give it a dirty source (enum iommudirty_source): forced by
+ * @opts->source, or chosen by the tracker's policy among those the device
+ * has: its DMA log (probed at bind), its IOMMU (a HWPT that can track),
+ * NONE. Placement on iommufd: a device whose IOMMU can track sits on a
+ * dirty-tracking HWPT of this tracker (an existing one if the kernel
+ * accepts the device, else a new one), whatever its source, so that its
+ * source can change at start without moving it; any other device (and an
+ * emulated-IOMMU one, an mdev) is attached to the IOAS directly. If the
+ * tracker is started the source starts now (a device log gets START with
+ * the tracker's ranges). iommudirty_tracker_source_info() tells the
+ * choice and why each other source was rejected.
+ * A device whose source is its DMA log is fenced by an unmap alone: the
+ * log holds every write made before the unmap and none can follow, so for
+ * trackers whose devices all log (or are NONE) iommudirty_tracker_unmap_dirty()
+ * is atomic without IOMMUDIRTY_UNMAP_ATOMIC, and write_protect is an
+ * unmap then a REPORT.
+ * @opts: NULL for defaults.
+ * Return: 0; -EINVAL (NULL, bad opts, unknown flags or source, a device
+ * of another context), -EBADF (no device fd and not BY_VMM, or a forced
+ * DEVICE_LOG without an fd), -EOPNOTSUPP (a type1 tracker: its devices come
+ * from opts.pci_devices; a forced source the device does not have; a
+ * conservative source on a PRECISE_ONLY tracker; the reasons are in
+ * iommudirty_tracker_info() and the log), -EALREADY (already attached
+ * here), -ENOMEM, or the kernel's error from HWPT_ALLOC /
+ * SET_DIRTY_TRACKING / ATTACH / DMA_LOGGING_START. On failure the device
+ * is not attached and no HWPT is left behind.
+ * Thread-safe. Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_tracker_attach_device(struct iommudirty_tracker *t,
+						    struct iommudirty_device *dev,
+						    const struct iommudirty_attach_opts *opts);
+
+#define IOMMUDIRTY_SOURCE_MAX_REASONS 16
+
+struct iommudirty_source_info {
+	size_t sz;
+	uint32_t dev_id;        /* iommufd device id; 0 on a type1 tracker */
+	int32_t pci_index;      /* index in opts.pci_devices, or -1 */
+	uint32_t source;        /* enum iommudirty_source */
+	int32_t precise;        /* 1: precise, 0: conservative */
+	uint32_t nr_reasons;
+	/* Why each other source was rejected, and why this one is
+	 * conservative if it is (enum iommudirty_reason). */
+	uint32_t reasons[IOMMUDIRTY_SOURCE_MAX_REASONS];
+	/* Device log, while started: ranges given at START, their total
+	 * bytes, and the page size the device chose. */
+	uint32_t log_nr_ranges;
+	uint32_t flags;         /* IOMMUDIRTY_ATTACH_* it was attached with */
+	uint64_t log_tracked_bytes;
+	uint64_t log_page_size;
+	uint64_t migration_flags; /* the device's VFIO migration flags */
+};
+
+/**
+ * iommudirty_tracker_source_info() - the dirty source of the tracker's
+ * device number @index (devices from opts.pci_devices first, in order,
+ * then attached ones in attach order).
+ * @info: caller's struct with sz set; filled up to min(sz, ours).
+ * Return: the number of devices (> index); -EINVAL (NULL, sz too small),
+ * -ENOENT (index >= the number of devices). Thread-safe. Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_tracker_source_info(struct iommudirty_tracker *t,
+						  unsigned int index,
+						  struct iommudirty_source_info *info);
+
+/**
+ * iommudirty_source_str() - the name of a source ("iommu", "type1",
+ * "device-log", "none", "auto").
+ * Return: a static string; "unknown" otherwise. Thread-safe. Since: 0.2
+ */
+IOMMUDIRTY_API const char *iommudirty_source_str(uint32_t source);
 
 /**
  * iommudirty_tracker_alloc_hwpt() - allocate a dirty-tracking HWPT on the
@@ -523,9 +701,13 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
 
 /**
  * iommudirty_tracker_detach() - detach a device attached by
- * iommudirty_tracker_attach(). Its HWPT is kept while the tracker is
- * started, so the dirty bits it gathered are still read; it is destroyed at
- * the next start or at free once it has no device.
+ * iommudirty_tracker_attach() or _attach_device(). What its source still
+ * owes is kept first: its HWPT stays while the tracker is started, so the
+ * dirty bits it gathered are still read (it is destroyed at the next start
+ * or at free once it has no device); a device log is read (REPORT) into
+ * the tracker's pending bits and stopped; a NONE device leaves every
+ * writable mapped page pending. A BY_VMM device is only forgotten (no
+ * kernel detach).
  * Return: 0; -EINVAL (NULL), -EOPNOTSUPP (a type1 tracker), -ENOENT (not
  * attached here), or the kernel's DETACH error (the device then stays
  * attached). Thread-safe. Since: 0.1
@@ -571,11 +753,6 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_mapping(struct iommudirty_tracker *t
  */
 IOMMUDIRTY_API int iommudirty_tracker_unmap(struct iommudirty_tracker *t,
 					    uint64_t iova, uint64_t length);
-
-struct iommudirty_iova_range {
-	uint64_t start;
-	uint64_t last; /* inclusive */
-};
 
 /**
  * iommudirty_tracker_iova_ranges() - the IOVA ranges the IOAS allows (they
@@ -824,6 +1001,58 @@ IOMMUDIRTY_API int iommudirty_sim_add_iommu(struct iommudirty_sim *sim,
  * Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_add_device(struct iommudirty_sim *sim,
 					     int iommu);
+
+/* The device implements VFIO device DMA logging (DMA_LOGGING_START / STOP /
+ * REPORT), with the rules of Linux 6.12's vfio core and a well-behaved
+ * driver (see iommudirty_sim_add_vfio_device()). */
+#define IOMMUDIRTY_SIM_DEV_DMA_LOGGING (1u << 0)
+/* An emulated-IOMMU device (an mdev, such as the kernel's mtty sample): it
+ * has no IOMMU of its own, binds to iommufd and attaches only to an IOAS
+ * (never to a HWPT); IOMMU_GET_HW_INFO on it fails with -EOPNOTSUPP. */
+#define IOMMUDIRTY_SIM_DEV_EMULATED_IOMMU (1u << 1)
+
+struct iommudirty_sim_device_opts {
+	size_t sz;
+	unsigned int flags;      /* IOMMUDIRTY_SIM_DEV_* */
+	int iommu;               /* IOMMU index; ignored with EMULATED_IOMMU */
+	/* VFIO_DEVICE_FEATURE_MIGRATION flags (VFIO_MIGRATION_STOP_COPY 1,
+	 * P2P 2, PRE_COPY 4); 0: no VFIO migration (the feature is -ENOTTY). */
+	uint64_t migration_flags;
+	/* DMA logging: at most this many ranges at START (-E2BIG above it,
+	 * as mlx5 refuses too many); 0: the core's 256. */
+	uint32_t log_max_ranges;
+	uint32_t __reserved;     /* must be 0 */
+	/* DMA logging: the device's log page size, which it answers at START
+	 * whatever was asked (a power of two >= 4096); 0: the one asked
+	 * (rounded up to 4096 and a power of two). */
+	uint64_t log_page_size;
+	/* DMA logging: START fails with -E2BIG when the ranges' total span
+	 * (first iova to last end) exceeds this many bytes (mlx5 limits it);
+	 * 0: no limit. */
+	uint64_t log_max_span;
+};
+
+/**
+ * iommudirty_sim_add_vfio_device() - add a PCI device with the features of
+ * @opts (DMA logging, VFIO migration, an emulated IOMMU).
+ * Device DMA logging follows 6.12: START (SET; PROBE allowed) with 0 ranges
+ * or overlapping or unaligned ones (page_size mask test only) -EINVAL, more
+ * than 256 -E2BIG, a range ending past 2^64 -EOVERFLOW; then the device's
+ * own checks: a second START -EBUSY, a zero-length range -EINVAL, more
+ * than log_max_ranges or a span over log_max_span -E2BIG; __reserved is
+ * never checked; page_size is in/out. STOP (SET) is idempotent. REPORT
+ * (GET): page_size below 4096 or not a power of two -EINVAL, overflow
+ * -EOVERFLOW, not started -EINVAL; sets (never clears) one bit per page of
+ * the report's page size that holds a logged log page, clipped to the
+ * report's range, and clears what it reported. Writes by
+ * iommudirty_sim_dma_write() land in the log when they reach memory and
+ * fall inside a started range. A device without DMA_LOGGING answers the
+ * three features -ENOTTY.
+ * Return: the device index (>= 0), or -EINVAL (bad opts, no such IOMMU,
+ * bad log_page_size), -ENOMEM. Thread-safe. Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_sim_add_vfio_device(struct iommudirty_sim *sim,
+						  const struct iommudirty_sim_device_opts *opts);
 
 /**
  * iommudirty_sim_device_bdf() - the PCI address of sim device @device, as

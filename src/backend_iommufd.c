@@ -78,7 +78,26 @@ static bool hwpt_unused(const struct hwpt *h)
 
 static bool is_iommufd(const struct iommudirty_tracker *t)
 {
-	return t->be == &backend_iommufd;
+	return backend_source(t) == IOMMUDIRTY_SOURCE_IOMMU;
+}
+
+bool hwpt_wanted(const struct iommudirty_tracker *t, const struct hwpt *h)
+{
+	if (!h->owned || h->vmm_attach)
+		return true; /* the VMM's devices read through it */
+	for (size_t i = 0; i < t->natts; i++)
+		if (t->atts[i].hwpt_id == h->id &&
+		    t->atts[i].source == IOMMUDIRTY_SOURCE_IOMMU)
+			return true;
+	return false;
+}
+
+static bool iommufd_tracking(const struct iommudirty_tracker *t)
+{
+	for (size_t i = 0; i < t->nhwpts; i++)
+		if (t->hwpts[i].tracking)
+			return true;
+	return false;
 }
 
 static int iommufd_stop(struct iommudirty_tracker *t)
@@ -122,8 +141,10 @@ static int iommufd_start(struct iommudirty_tracker *t)
 	for (i = 0; i < t->nhwpts; i++) {
 		struct hwpt *h = &t->hwpts[i];
 
-		if (h->tracking)
-			continue; /* ENABLE again would wipe its bits */
+		/* ENABLE again would wipe its bits; one whose devices all
+		 * log is left off (no IOMMU overhead). */
+		if (h->tracking || !hwpt_wanted(t, h))
+			continue;
 		ret = iommufd_hwpt_set_dirty(t->ctx, h->id, true);
 		if (ret) {
 			log_err(t->ctx, "HWPT %u: enable tracking: %s", h->id,
@@ -147,8 +168,12 @@ static int iommufd_start(struct iommudirty_tracker *t)
 static void iommufd_destroy_all(struct iommudirty_tracker *t)
 {
 	for (size_t i = 0; i < t->natts; i++) {
-		int ret = vfio_detach_pt(t->ctx, t->atts[i].fd);
+		int ret;
 
+		devlog_free(t->atts[i].log);
+		if (t->atts[i].flags & IOMMUDIRTY_ATTACH_BY_VMM)
+			continue;
+		ret = vfio_detach_pt(t->ctx, t->atts[i].fd);
 		if (ret)
 			log_warn(t->ctx, "device %u: detach: %s", t->atts[i].dev_id,
 				 strerror(-ret));
@@ -188,37 +213,51 @@ IOMMUDIRTY_API int iommudirty_tracker_hwpt_ids(struct iommudirty_tracker *t,
 	return total;
 }
 
-/* The one-line refusal names every reason: a caller keeping only the last
- * message still learns all of them. */
-static int check_can_track(struct iommudirty_tracker *t,
-			   const struct iommudirty_device *dev)
+/* Every reason on one line: a caller keeping only the last message still
+ * learns all of them. Each is also noted in t->info. */
+static void log_reasons_line(struct iommudirty_tracker *t,
+			     const struct iommudirty_device *dev, const char *what,
+			     const uint32_t *reasons, uint32_t nr)
 {
 	IOMMUDIRTY_OPTS(iommudirty_caps, caps);
-	char why[400] = "";
+	char why[600] = "";
 	size_t n = 0;
 
-	if (dev->hw.capabilities & IOMMUDIRTY_HW_CAP_DIRTY_TRACKING)
-		return 0;
 	if (iommudirty_device_caps(dev, &caps))
-		caps.nr_reasons = 0;
-	info_add_reason(&t->info, IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK);
-	for (uint32_t i = 0; i < caps.nr_reasons; i++) {
-		const char *r = iommudirty_reason_str(caps.reasons[i]);
+		caps.vendor = IOMMUDIRTY_VENDOR_UNKNOWN;
+	for (uint32_t i = 0; i < nr; i++) {
+		const char *r = iommudirty_reason_str(reasons[i]);
 		size_t len = strlen(r);
 
-		info_add_reason(&t->info, caps.reasons[i]);
+		info_add_reason(&t->info, reasons[i]);
 		if (n + len + 3 > sizeof(why))
 			continue;
-		if (i) {
+		if (n) {
 			memcpy(why + n, "; ", 2);
 			n += 2;
 		}
 		memcpy(why + n, r, len + 1);
 		n += len;
 	}
-	log_err(t->ctx, "device %u: its IOMMU (%s, hw_info type %#x) cannot "
-		"track dirty pages: %s", dev->dev_id,
-		iommudirty_vendor_str(caps.vendor), dev->hw.type, why);
+	log_err(t->ctx, "device %u (IOMMU %s, hw_info type %#x): %s: %s", dev->dev_id,
+		iommudirty_vendor_str(caps.vendor), dev->hw.type, what, why);
+}
+
+static int check_can_track(struct iommudirty_tracker *t,
+			   const struct iommudirty_device *dev)
+{
+	IOMMUDIRTY_OPTS(iommudirty_caps, caps);
+	uint32_t why[IOMMUDIRTY_CAPS_MAX_REASONS + 1] = {
+		IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK,
+	};
+
+	if (dev->hw.capabilities & IOMMUDIRTY_HW_CAP_DIRTY_TRACKING)
+		return 0;
+	if (iommudirty_device_caps(dev, &caps))
+		caps.nr_reasons = 0;
+	memcpy(why + 1, caps.reasons, caps.nr_reasons * sizeof(*why));
+	log_reasons_line(t, dev, "its IOMMU cannot track dirty pages", why,
+			 caps.nr_reasons + 1);
 	return -EOPNOTSUPP;
 }
 
@@ -253,27 +292,20 @@ static int new_hwpt(struct iommudirty_tracker *t,
 	return 0;
 }
 
-static int attach_locked(struct iommudirty_tracker *t, struct iommudirty_device *dev)
+/* Put dev on a dirty-tracking HWPT of ours (an existing one the kernel
+ * accepts, else a new one). */
+static int attach_hwpt(struct iommudirty_tracker *t, struct iommudirty_device *dev,
+		       struct hwpt **out)
 {
 	struct hwpt *h = NULL;
-	int ret;
+	int ret = GROW(t, hwpts, t->nhwpts + 1);
 
-	for (size_t i = 0; i < t->natts; i++)
-		if (t->atts[i].dev_id == dev->dev_id)
-			return -EALREADY;
-	ret = check_can_track(t, dev);
 	if (ret)
 		return ret;
-	ret = GROW(t, atts, t->natts + 1);
-	if (!ret)
-		ret = GROW(t, hwpts, t->nhwpts + 1);
-	if (ret)
-		return ret;
-
 	/* The kernel says -EINVAL when a HWPT belongs to another IOMMU
 	 * instance: try the next one. */
 	for (size_t i = 0; i < t->nhwpts; i++) {
-		if (t->hwpts[i].vmm_attach)
+		if (t->hwpts[i].vmm_attach || !t->hwpts[i].owned)
 			continue;
 		ret = vfio_attach_pt(t->ctx, dev->fd, t->hwpts[i].id, NULL);
 		if (!ret) {
@@ -296,30 +328,139 @@ static int attach_locked(struct iommudirty_tracker *t, struct iommudirty_device 
 		}
 	}
 	h->ndev++;
-	t->atts[t->natts++] = (struct attachment){
-		.dev_id = dev->dev_id, .fd = dev->fd, .hwpt_id = h->id,
-	};
-	log_info(t->ctx, "device %u attached to dirty-tracking HWPT %u", dev->dev_id,
-		 h->id);
-	refresh_alignment(t);
+	*out = h;
 	return 0;
+}
+
+/* Enable a's HWPT if it must track now and does not yet (it never did:
+ * no bits to wipe). */
+static int enable_for(struct iommudirty_tracker *t, const struct attachment *a)
+{
+	struct hwpt *h = a->hwpt_id ? find_hwpt(t, a->hwpt_id) : NULL;
+	int ret;
+
+	if (!t->started || !h || h->tracking || !hwpt_wanted(t, h))
+		return 0;
+	ret = iommufd_hwpt_set_dirty(t->ctx, h->id, true);
+	if (ret)
+		log_err(t->ctx, "HWPT %u: enable tracking: %s", h->id, strerror(-ret));
+	else
+		h->tracking = true;
+	return ret;
+}
+
+static void undo_attach(struct iommudirty_tracker *t, struct attachment *a)
+{
+	struct hwpt *h = a->hwpt_id ? find_hwpt(t, a->hwpt_id) : NULL;
+
+	if (!(a->flags & IOMMUDIRTY_ATTACH_BY_VMM) && vfio_detach_pt(t->ctx, a->fd))
+		log_warn(t->ctx, "device %u: detach after a failed attach failed",
+			 a->dev_id);
+	if (h) {
+		h->ndev--;
+		if (hwpt_unused(h))
+			destroy_unused_hwpt(t, h);
+	}
+}
+
+static int attach_locked(struct iommudirty_tracker *t, struct iommudirty_device *dev,
+			 unsigned int flags, uint32_t want, int pci_index)
+{
+	struct attachment *a;
+	struct hwpt *h = NULL;
+	int ret;
+
+	for (size_t i = 0; i < t->natts; i++)
+		if (t->atts[i].dev_id == dev->dev_id)
+			return -EALREADY;
+	ret = GROW(t, atts, t->natts + 1);
+	if (ret)
+		return ret;
+	a = &t->atts[t->natts];
+	*a = (struct attachment){
+		.dev_id = dev->dev_id, .fd = dev->fd, .pci_index = pci_index,
+		.flags = flags, .want = want,
+	};
+	choose_probe(t, a, dev);
+	/* Chosen before placing, so a device that may not come is not
+	 * attached at all. all_log as it stands: choose_all revisits. */
+	ret = choose_source(t, a);
+	if (ret) {
+		log_reasons_line(t, dev, want ? "refused: the source asked for is not there" :
+				 "refused: no dirty source it may use", a->reasons,
+				 a->nr_reasons);
+		return -EOPNOTSUPP;
+	}
+	if (!(flags & IOMMUDIRTY_ATTACH_BY_VMM)) {
+		if (a->can_iommu) {
+			/* On a HWPT that can track, whatever its source: the
+			 * source may change at start without a move. */
+			ret = attach_hwpt(t, dev, &h);
+			if (!ret)
+				a->hwpt_id = h->id;
+		} else {
+			/* The kernel's own domain (or an mdev's access). */
+			ret = vfio_attach_pt(t->ctx, dev->fd, t->ioas_id, NULL);
+			if (ret)
+				log_err(t->ctx, "device %u: attach to IOAS %u: %s",
+					dev->dev_id, t->ioas_id, strerror(-ret));
+		}
+		if (ret)
+			return ret;
+	}
+	t->natts++;
+	if (t->policy == IOMMUDIRTY_POLICY_ALL_OR_NOTHING && !t->started)
+		choose_all(t);
+	if (t->started) {
+		ret = start_device_source(t, a);
+		if (!ret)
+			ret = enable_for(t, a);
+		if (ret) {
+			const struct source_ops *ops = source_of(a->source);
+
+			if (ops && ops->per_device)
+				ops->stop(t, a);
+			undo_attach(t, a);
+			t->natts--;
+			refresh_info(t);
+			return ret;
+		}
+	}
+	log_info(t->ctx, "device %u attached (%s), dirty source: %s", dev->dev_id,
+		 (flags & IOMMUDIRTY_ATTACH_BY_VMM) ? "by the VMM" :
+		 h ? "dirty-capable HWPT" : "IOAS", iommudirty_source_str(a->source));
+	refresh_info(t);
+	if (!(flags & IOMMUDIRTY_ATTACH_BY_VMM))
+		refresh_alignment(t);
+	return 0;
+}
+
+IOMMUDIRTY_API int iommudirty_tracker_attach_device(struct iommudirty_tracker *t,
+						    struct iommudirty_device *dev,
+						    const struct iommudirty_attach_opts *opts)
+{
+	unsigned int flags = OPTS_GET(opts, iommudirty_attach_opts, flags, 0);
+	uint32_t want = OPTS_GET(opts, iommudirty_attach_opts, source, 0);
+	int ret;
+
+	if (!t || !dev || dev->ctx != t->ctx || !OPTS_VALID(opts, iommudirty_attach_opts) ||
+	    (flags & ~IOMMUDIRTY_ATTACH_BY_VMM) || want > IOMMUDIRTY_SOURCE_NONE)
+		return ret_err(-EINVAL);
+	if (!is_iommufd(t))
+		return ret_err(-EOPNOTSUPP);
+	if (dev->fd < 0 && (!(flags & IOMMUDIRTY_ATTACH_BY_VMM) ||
+			    want == IOMMUDIRTY_SOURCE_DEVICE_LOG))
+		return ret_err(-EBADF);
+	pthread_rwlock_wrlock(&t->lock);
+	ret = attach_locked(t, dev, flags, want, -1);
+	pthread_rwlock_unlock(&t->lock);
+	return ret_err(ret);
 }
 
 IOMMUDIRTY_API int iommudirty_tracker_attach(struct iommudirty_tracker *t,
 					     struct iommudirty_device *dev)
 {
-	int ret;
-
-	if (!t || !dev || dev->ctx != t->ctx)
-		return ret_err(-EINVAL);
-	if (!is_iommufd(t))
-		return ret_err(-EOPNOTSUPP);
-	if (dev->fd < 0)
-		return ret_err(-EBADF);
-	pthread_rwlock_wrlock(&t->lock);
-	ret = attach_locked(t, dev);
-	pthread_rwlock_unlock(&t->lock);
-	return ret_err(ret);
+	return iommudirty_tracker_attach_device(t, dev, NULL);
 }
 
 IOMMUDIRTY_API int iommudirty_tracker_alloc_hwpt(struct iommudirty_tracker *t,
@@ -383,6 +524,21 @@ out:
 	return ret_err(ret);
 }
 
+/* Keep what a's source still owes in the pending bits: the log's pages,
+ * or every writable page for an untracked writer. Its HWPT stays while
+ * started, so the IOMMU's bits need nothing. The log is stopped. */
+static void drain_device(struct iommudirty_tracker *t, struct attachment *a)
+{
+	if (a->source == IOMMUDIRTY_SOURCE_DEVICE_LOG) {
+		devlog_drain(t, a);
+	} else if (a->source == IOMMUDIRTY_SOURCE_NONE) {
+		struct read_req r = { .t = t, .iova = 0, .end = UINT64_MAX,
+				      .page_size = 4096, .to_pending = true };
+
+		source_none.read(&r, a);
+	}
+}
+
 IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
 					     struct iommudirty_device *dev)
 {
@@ -404,12 +560,18 @@ IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
 		ret = -ENOENT;
 		goto out;
 	}
-	ret = vfio_detach_pt(t->ctx, a->fd);
-	if (ret) {
-		log_err(t->ctx, "device %u: detach: %s", a->dev_id, strerror(-ret));
-		goto out;
+	/* What its source owes, before it goes. */
+	if (t->started)
+		drain_device(t, a);
+	if (!(a->flags & IOMMUDIRTY_ATTACH_BY_VMM)) {
+		ret = vfio_detach_pt(t->ctx, a->fd);
+		if (ret) {
+			log_err(t->ctx, "device %u: detach: %s", a->dev_id, strerror(-ret));
+			goto out;
+		}
 	}
-	h = find_hwpt(t, a->hwpt_id);
+	devlog_free(a->log);
+	h = a->hwpt_id ? find_hwpt(t, a->hwpt_id) : NULL;
 	memmove(a, a + 1, (size_t)(t->atts + t->natts - a - 1) * sizeof(*a));
 	t->natts--;
 	if (h) {
@@ -426,6 +588,9 @@ IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
 		if (hwpt_unused(h) && !t->started)
 			destroy_unused_hwpt(t, h);
 	}
+	if (t->policy == IOMMUDIRTY_POLICY_ALL_OR_NOTHING && !t->started)
+		choose_all(t);
+	refresh_info(t);
 	refresh_alignment(t);
 out:
 	pthread_rwlock_unlock(&t->lock);
@@ -493,9 +658,13 @@ static int iommufd_kread(const struct read_req *r, uint64_t s, uint64_t e,
 	size_t n = r->hwpts ? r->nhwpts : r->t->nhwpts;
 
 	for (size_t i = 0; i < n; i++) {
-		int ret = iommufd_hwpt_get_dirty(r->t->ctx, hw[i].id, s,
-						 e - s, ps, buf, r->no_clear);
+		int ret;
 
+		/* Off: nothing recorded (its devices log on their own). */
+		if (!hw[i].tracking)
+			continue;
+		ret = iommufd_hwpt_get_dirty(r->t->ctx, hw[i].id, s, e - s, ps, buf,
+					     r->no_clear);
 		if (ret) {
 			log_err(r->t->ctx, "HWPT %u: GET_DIRTY_BITMAP [%#llx, +%#llx) "
 				"page %#llx: %s", hw[i].id,
@@ -621,19 +790,33 @@ static size_t hwpt_index(const struct iommudirty_tracker *t, uint32_t id)
 /* Move devices (and the VMM's, through replace_fn) from the HWPTs in
  * from[] to the ones in to[]; entries with id 0 in to[] are skipped. On
  * failure, move back what moved. */
+/* Where attachment a goes: its HWPT's twin, or the new IOAS itself. */
+static uint32_t move_target(const struct iommudirty_tracker *t, size_t a,
+			    const struct hwpt *to, uint32_t to_ioas)
+{
+	size_t i;
+
+	if (!t->atts[a].hwpt_id)
+		return to_ioas;
+	i = hwpt_index(t, t->atts[a].hwpt_id);
+	return i == SIZE_MAX ? 0 : to[i].id;
+}
+
 static int move_devices(struct iommudirty_tracker *t, const struct hwpt *from,
-			const struct hwpt *to)
+			const struct hwpt *to, uint32_t from_ioas, uint32_t to_ioas)
 {
 	size_t a = 0, v = 0;
 	int ret = 0;
 
 	for (; a < t->natts; a++) {
-		size_t i = hwpt_index(t, t->atts[a].hwpt_id);
+		uint32_t dst = move_target(t, a, to, to_ioas);
 
-		ret = vfio_attach_pt(t->ctx, t->atts[a].fd, to[i].id, NULL);
+		if (t->atts[a].flags & IOMMUDIRTY_ATTACH_BY_VMM)
+			continue;
+		ret = dst ? vfio_attach_pt(t->ctx, t->atts[a].fd, dst, NULL) : -EPROTO;
 		if (ret) {
-			log_err(t->ctx, "device %u: move to HWPT %u: %s",
-				t->atts[a].dev_id, to[i].id, strerror(-ret));
+			log_err(t->ctx, "device %u: move to %u: %s",
+				t->atts[a].dev_id, dst, strerror(-ret));
 			goto back;
 		}
 	}
@@ -655,11 +838,13 @@ back:
 			log_err(t->ctx, "VMM: could not move devices back to HWPT %u",
 				from[v].id);
 	while (a-- > 0) {
-		size_t i = hwpt_index(t, t->atts[a].hwpt_id);
+		uint32_t back = move_target(t, a, from, from_ioas);
 
-		if (vfio_attach_pt(t->ctx, t->atts[a].fd, from[i].id, NULL))
-			log_err(t->ctx, "device %u: could not move back to HWPT %u",
-				t->atts[a].dev_id, from[i].id);
+		if (t->atts[a].flags & IOMMUDIRTY_ATTACH_BY_VMM)
+			continue;
+		if (vfio_attach_pt(t->ctx, t->atts[a].fd, back, NULL))
+			log_err(t->ctx, "device %u: could not move back to %u",
+				t->atts[a].dev_id, back);
 	}
 	return ret;
 }
@@ -729,6 +914,11 @@ static int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 		    (!t->hwpts[i].dev_id && !hwpt_unused(&t->hwpts[i])) ||
 		    (t->hwpts[i].vmm_attach && !t->replace_fn))
 			return -EOPNOTSUPP;
+	/* A device the VMM put on the IOAS itself would keep the range. */
+	for (size_t a = 0; a < t->natts; a++)
+		if ((t->atts[a].flags & IOMMUDIRTY_ATTACH_BY_VMM) &&
+		    t->atts[a].source != IOMMUDIRTY_SOURCE_IOMMU)
+			return -EOPNOTSUPP;
 	twin = calloc(n ? n : 1, sizeof(*twin));
 	old = calloc(n ? n : 1, sizeof(*old));
 	if (!twin || !old) {
@@ -748,7 +938,7 @@ static int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 		if (hwpt_unused(&old[k]))
 			continue;
 		ret = iommufd_hwpt_alloc_dirty(t->ctx, old[k].dev_id, new_ioas, &twin[k].id);
-		if (!ret && t->started) {
+		if (!ret && old[k].tracking) {
 			ret = iommufd_hwpt_set_dirty(t->ctx, twin[k].id, true);
 			twin[k].tracking = !ret;
 		}
@@ -768,7 +958,7 @@ static int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 		if (ret)
 			goto out_destroy;
 	}
-	ret = move_devices(t, old, twin);
+	ret = move_devices(t, old, twin, t->ioas_id, new_ioas);
 	if (ret) {
 		/* Devices moved back, but some wrote through a twin in the
 		 * meantime: those bits are owed before the twins go. */
@@ -810,7 +1000,8 @@ static int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 
 	t->ioas_id = new_ioas;
 	for (size_t a = 0; a < t->natts; a++)
-		t->atts[a].hwpt_id = twin[hwpt_index(t, t->atts[a].hwpt_id)].id;
+		if (t->atts[a].hwpt_id)
+			t->atts[a].hwpt_id = move_target(t, a, twin, 0);
 	t->nhwpts = 0;
 	for (k = 0; k < n; k++)
 		if (twin[k].id)
@@ -839,10 +1030,12 @@ const struct backend_ops backend_iommufd = {
 	.kread = iommufd_kread,
 	.write_protect = iommufd_write_protect,
 	.destroy = iommufd_destroy_all,
+	.tracking = iommufd_tracking,
 };
 
 /* Open, bind and attach a PCI device named by its address. */
-static int open_pci(struct iommudirty_tracker *t, const char *bdf)
+static int open_pci(struct iommudirty_tracker *t, const char *bdf, int pci_index,
+		    uint32_t want)
 {
 	struct pci_dev *p = &t->pci[t->npci];
 	char path[128];
@@ -867,7 +1060,7 @@ static int open_pci(struct iommudirty_tracker *t, const char *bdf)
 		info_add_reason(&t->info, IOMMUDIRTY_REASON_IOMMUFD_FAILED);
 		return ret;
 	}
-	ret = attach_locked(t, p->dev);
+	ret = attach_locked(t, p->dev, 0, want, pci_index);
 	if (ret && ret != -EOPNOTSUPP)
 		info_add_reason(&t->info, IOMMUDIRTY_REASON_IOMMUFD_FAILED);
 	return ret;
@@ -883,6 +1076,7 @@ int iommufd_backend_init(struct iommudirty_tracker *t,
 	t->be = &backend_iommufd;
 	t->info.backend = IOMMUDIRTY_BACKEND_IOMMUFD;
 	t->info.precise = 1;
+	t->natts = 0;
 	if (t->ctx->fd < 0) {
 		info_add_reason(&t->info, IOMMUDIRTY_REASON_NO_IOMMUFD);
 		return -ENODEV;
@@ -906,7 +1100,8 @@ int iommufd_backend_init(struct iommudirty_tracker *t,
 		}
 	}
 	for (uint32_t i = 0; i < npci; i++) {
-		ret = open_pci(t, opts->pci_devices[i]);
+		ret = open_pci(t, opts->pci_devices[i], (int)i,
+			       t->pci_sources ? t->pci_sources[i] : 0);
 		if (ret)
 			goto fail;
 	}

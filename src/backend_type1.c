@@ -54,14 +54,44 @@ static int dirty_pages(struct iommudirty_tracker *t, uint32_t flag)
 	return ret;
 }
 
+/* The container's tracking is needed unless every device logs on its
+ * own (an adopted container may hold writers we do not know). */
+static bool container_needed(const struct iommudirty_tracker *t)
+{
+	if (!t->own_container || !t->natts)
+		return true;
+	for (size_t i = 0; i < t->natts; i++)
+		if (t->atts[i].source == IOMMUDIRTY_SOURCE_TYPE1)
+			return true;
+	return false;
+}
+
 static int type1_start(struct iommudirty_tracker *t)
 {
-	return dirty_pages(t, UAPI_VFIO_DIRTY_PAGES_FLAG_START);
+	int ret;
+
+	if (!container_needed(t))
+		return 0;
+	ret = dirty_pages(t, UAPI_VFIO_DIRTY_PAGES_FLAG_START);
+	t->t1_tracking = !ret;
+	return ret;
 }
 
 static int type1_stop(struct iommudirty_tracker *t)
 {
-	return dirty_pages(t, UAPI_VFIO_DIRTY_PAGES_FLAG_STOP);
+	int ret;
+
+	if (!t->t1_tracking)
+		return 0;
+	ret = dirty_pages(t, UAPI_VFIO_DIRTY_PAGES_FLAG_STOP);
+	if (!ret)
+		t->t1_tracking = false;
+	return ret;
+}
+
+static bool type1_tracking(const struct iommudirty_tracker *t)
+{
+	return t->t1_tracking;
 }
 
 static uint64_t bitmap_bytes(uint64_t nbits)
@@ -224,6 +254,11 @@ static void type1_destroy(struct iommudirty_tracker *t)
 {
 	const struct iommudirty_sys_ops *sys = t->ctx->sys;
 
+	for (size_t i = 0; i < t->natts; i++)
+		devlog_free(t->atts[i].log);
+	free(t->atts);
+	t->atts = NULL;
+	t->natts = t->cap_atts = 0;
 	for (size_t i = 0; i < t->npci; i++)
 		if (t->pci[i].fd >= 0)
 			sys->close(t->ctx->sys_priv, t->pci[i].fd);
@@ -253,6 +288,7 @@ const struct backend_ops backend_type1 = {
 	/* The kernel's unmap with a bitmap already is the atomic operation. */
 	.write_protect = type1_unmap_dirty,
 	.destroy = type1_destroy,
+	.tracking = type1_tracking,
 };
 
 /* Put the device's group in the container (once per group). */
@@ -303,6 +339,29 @@ static int add_group(struct iommudirty_tracker *t, const char *bdf,
 	}
 	*out = g;
 	return 0;
+}
+
+/* The device's source: its log (through the group's device fd) or the
+ * container. */
+static int add_device(struct iommudirty_tracker *t, int pci_index, uint32_t want)
+{
+	struct attachment *a;
+	int ret = GROW(t, atts, t->natts + 1);
+
+	if (ret)
+		return ret;
+	a = &t->atts[t->natts];
+	*a = (struct attachment){ .fd = t->pci[pci_index].fd, .pci_index = pci_index,
+				  .want = want };
+	choose_probe(t, a, NULL);
+	t->natts++;
+	ret = choose_all(t);
+	if (ret) {
+		log_err(t->ctx, "%s: no dirty source it may use", t->pci[pci_index].bdf);
+		for (uint32_t i = 0; i < a->nr_reasons; i++)
+			info_add_reason(&t->info, a->reasons[i]);
+	}
+	return ret;
 }
 
 /* CAP_MIGRATION from VFIO_IOMMU_GET_INFO's capability chain. */
@@ -359,6 +418,7 @@ int type1_backend_init(struct iommudirty_tracker *t,
 	t->info.backend = IOMMUDIRTY_BACKEND_TYPE1;
 	t->info.precise = 0;
 	t->ioas_id = 0;
+	t->natts = 0;
 	if (flags & IOMMUDIRTY_TRACKER_ADOPT_CONTAINER) {
 		t->container = opts->type1_container_fd;
 	} else {
@@ -435,6 +495,11 @@ int type1_backend_init(struct iommudirty_tracker *t,
 			strerror(-ret));
 		info_add_reason(&t->info, IOMMUDIRTY_REASON_TYPE1_NO_MIGRATION);
 		goto fail;
+	}
+	for (uint32_t i = 0; i < npci; i++) {
+		ret = add_device(t, (int)i, t->pci_sources ? t->pci_sources[i] : 0);
+		if (ret)
+			goto fail;
 	}
 	t->iova_alignment = t->t1_pgsize;
 	t->info.type1_pgsize = t->t1_pgsize;

@@ -4,8 +4,28 @@
 
 #include "iommufd.h"
 
+void device_probe_features(struct iommudirty_ctx *ctx, int fd, int *dma_logging,
+			   uint64_t *migration_flags)
+{
+	int ret;
+
+	*dma_logging = -1;
+	*migration_flags = 0;
+	if (fd < 0)
+		return;
+	/* PROBE changes nothing; -ENOTTY is the kernel's "no log_ops". */
+	ret = vfio_feature_probe(ctx, fd, UAPI_VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				 UAPI_VFIO_DEVICE_FEATURE_SET);
+	*dma_logging = ret == 0;
+	if (ret && ret != -ENOTTY)
+		log_warn(ctx, "device fd %d: DMA logging probe: %s", fd, strerror(-ret));
+	ret = vfio_migration_flags(ctx, fd, migration_flags);
+	if (ret && ret != -ENOTTY)
+		log_warn(ctx, "device fd %d: migration probe: %s", fd, strerror(-ret));
+}
+
 static int device_new(struct iommudirty_ctx *ctx, int fd, uint32_t dev_id,
-		      struct iommudirty_device **out)
+		      bool bound_now, struct iommudirty_device **out)
 {
 	struct iommudirty_device *dev = calloc(1, sizeof(*dev));
 	int ret;
@@ -13,11 +33,21 @@ static int device_new(struct iommudirty_ctx *ctx, int fd, uint32_t dev_id,
 	if (!dev)
 		return -ENOMEM;
 	ret = iommufd_get_hw_info(ctx, dev_id, &dev->hw);
+	if (ret == -ENOENT && bound_now) {
+		/* BIND just gave this id: an emulated-IOMMU device (mdev)
+		 * gets an access object's id, not a device's. */
+		log_info(ctx, "device %u: no IOMMU of its own (emulated IOMMU)", dev_id);
+		memset(&dev->hw, 0, sizeof(dev->hw));
+		dev->hw.sz = sizeof(dev->hw);
+		dev->emulated = true;
+		ret = 0;
+	}
 	if (ret) {
 		log_err(ctx, "IOMMU_GET_HW_INFO(dev %u): %s", dev_id, strerror(-ret));
 		free(dev);
 		return ret;
 	}
+	device_probe_features(ctx, fd, &dev->dma_logging, &dev->migration_flags);
 	ctx_get(ctx);
 	dev->ctx = ctx;
 	dev->fd = fd;
@@ -45,7 +75,7 @@ IOMMUDIRTY_API int iommudirty_device_bind(struct iommudirty_ctx *ctx,
 			strerror(-ret));
 		return ret_err(ret);
 	}
-	return ret_err(device_new(ctx, vfio_cdev_fd, dev_id, out));
+	return ret_err(device_new(ctx, vfio_cdev_fd, dev_id, true, out));
 }
 
 IOMMUDIRTY_API int iommudirty_device_adopt(struct iommudirty_ctx *ctx,
@@ -56,7 +86,7 @@ IOMMUDIRTY_API int iommudirty_device_adopt(struct iommudirty_ctx *ctx,
 		return ret_err(-EINVAL);
 	if (ctx->fd < 0)
 		return ret_err(-ENODEV);
-	return ret_err(device_new(ctx, vfio_cdev_fd, dev_id, out));
+	return ret_err(device_new(ctx, vfio_cdev_fd, dev_id, false, out));
 }
 
 IOMMUDIRTY_API void iommudirty_device_free(struct iommudirty_device *dev)

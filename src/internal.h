@@ -88,7 +88,17 @@ struct iommudirty_device {
 	int fd;          /* the caller's cdev fd, or -1 */
 	uint32_t dev_id;
 	struct iommudirty_hw_info hw;
+	/* Probed at bind through fd: 1/0, -1 unknown (no fd). */
+	int dma_logging;
+	uint64_t migration_flags;
+	/* An emulated-IOMMU device (mdev): BIND gave an access id, which
+	 * GET_HW_INFO does not know. */
+	bool emulated;
 };
+
+/* DMA logging and migration support of a device fd (src/device.c). */
+void device_probe_features(struct iommudirty_ctx *ctx, int fd, int *dma_logging,
+			   uint64_t *migration_flags);
 
 /* Bitmap internals used by the tracker's read path (src/bitmap.c). */
 /* OR nbits bits of src (from bit 0) into dst starting at bit dst_bit. */

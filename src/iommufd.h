@@ -31,4 +31,17 @@ int vfio_attach_pt(struct iommudirty_ctx *ctx, int dev_fd, uint32_t pt_id,
 		   uint32_t *out_hwpt);
 int vfio_detach_pt(struct iommudirty_ctx *ctx, int dev_fd);
 
+/* VFIO device features (src/vfio_feature.c), on a cdev or group device fd. */
+/* 0: the device supports the feature for the op (GET or SET). */
+int vfio_feature_probe(struct iommudirty_ctx *ctx, int dev_fd, uint32_t feature,
+		       uint32_t op);
+int vfio_migration_flags(struct iommudirty_ctx *ctx, int dev_fd, uint64_t *flags);
+/* *page_size in/out: the device may pick another. */
+int vfio_log_start(struct iommudirty_ctx *ctx, int dev_fd, uint64_t *page_size,
+		   const struct uapi_vfio_dma_logging_range *ranges, uint32_t n);
+int vfio_log_stop(struct iommudirty_ctx *ctx, int dev_fd);
+/* Sets (never clears) bits of bitmap at page_size for [iova, +length). */
+int vfio_log_report(struct iommudirty_ctx *ctx, int dev_fd, uint64_t iova,
+		    uint64_t length, uint64_t page_size, void *bitmap);
+
 #endif

@@ -45,8 +45,7 @@ static int check_range(uint64_t iova, uint64_t length)
 	return 0;
 }
 
-/* Index of the first mapping that ends after iova. */
-static size_t map_lower_bound(const struct iommudirty_tracker *t, uint64_t iova)
+size_t map_lower_bound(const struct iommudirty_tracker *t, uint64_t iova)
 {
 	size_t lo = 0, hi = t->nmaps;
 
@@ -101,6 +100,43 @@ static uint32_t pick_backend(const struct iommudirty_tracker_opts *opts)
 	return be;
 }
 
+/* Device-log windows: 4 KiB aligned, non-empty by construction
+ * (inclusive ends), ending below 2^64 (a START range cannot reach it). */
+static bool windows_ok(const struct iommudirty_tracker_opts *opts)
+{
+	uint32_t n = OPTS_GET(opts, iommudirty_tracker_opts, nr_log_windows, 0);
+	const struct iommudirty_iova_range *w =
+		OPTS_GET(opts, iommudirty_tracker_opts, log_windows, NULL);
+
+	if (n && !w)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		if (w[i].last < w[i].start || w[i].last == UINT64_MAX)
+			return false;
+		if (w[i].start % 4096 || (w[i].last + 1) % 4096)
+			return false;
+	}
+	return true;
+}
+
+static int take_windows(struct iommudirty_tracker *t,
+			const struct iommudirty_tracker_opts *opts)
+{
+	uint32_t n = OPTS_GET(opts, iommudirty_tracker_opts, nr_log_windows, 0);
+	const struct iommudirty_iova_range *w =
+		OPTS_GET(opts, iommudirty_tracker_opts, log_windows, NULL);
+
+	if (!n)
+		return 0;
+	t->windows = calloc(n, sizeof(*t->windows));
+	if (!t->windows)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		t->windows[i] = (struct extent){ w[i].start, w[i].last + 1 };
+	t->nwindows = n;
+	return 0;
+}
+
 static bool opts_ok(const struct iommudirty_tracker_opts *opts)
 {
 	unsigned int flags = OPTS_GET(opts, iommudirty_tracker_opts, flags, 0);
@@ -111,7 +147,13 @@ static bool opts_ok(const struct iommudirty_tracker_opts *opts)
 
 	if (!OPTS_VALID(opts, iommudirty_tracker_opts))
 		return false;
-	if (flags & ~(IOMMUDIRTY_TRACKER_ADOPT_IOAS | IOMMUDIRTY_TRACKER_ADOPT_CONTAINER))
+	if (flags & ~(IOMMUDIRTY_TRACKER_ADOPT_IOAS | IOMMUDIRTY_TRACKER_ADOPT_CONTAINER |
+		      IOMMUDIRTY_TRACKER_PRECISE_ONLY))
+		return false;
+	if (OPTS_GET(opts, iommudirty_tracker_opts, policy, 0) >
+	    IOMMUDIRTY_POLICY_ALL_OR_NOTHING)
+		return false;
+	if (!windows_ok(opts))
 		return false;
 	if (OPTS_GET(opts, iommudirty_tracker_opts, __reserved, 0) ||
 	    OPTS_GET(opts, iommudirty_tracker_opts, __reserved2, 0))
@@ -127,6 +169,10 @@ static bool opts_ok(const struct iommudirty_tracker_opts *opts)
 	for (uint32_t i = 0; i < npci; i++)
 		if (!opts->pci_devices[i] || strlen(opts->pci_devices[i]) >= sizeof(((struct pci_dev *)0)->bdf))
 			return false;
+	if (OPTS_HAS(opts, iommudirty_tracker_opts, pci_sources) && opts->pci_sources)
+		for (uint32_t i = 0; i < npci; i++)
+			if (opts->pci_sources[i] > IOMMUDIRTY_SOURCE_NONE)
+				return false;
 	if (info && info->sz < offsetof(struct iommudirty_tracker_info, reasons))
 		return false;
 	return true;
@@ -159,12 +205,17 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
 	t->info.sz = sizeof(t->info);
 	t->replace_fn = OPTS_GET(opts, iommudirty_tracker_opts, replace_fn, NULL);
 	t->replace_user = OPTS_GET(opts, iommudirty_tracker_opts, replace_user, NULL);
-	if (pthread_rwlock_init(&t->lock, NULL)) {
+	t->flags = OPTS_GET(opts, iommudirty_tracker_opts, flags, 0);
+	t->policy = OPTS_GET(opts, iommudirty_tracker_opts, policy, 0);
+	t->pci_sources = OPTS_GET(opts, iommudirty_tracker_opts, pci_sources, NULL);
+	if (take_windows(t, opts) || pthread_rwlock_init(&t->lock, NULL)) {
+		free(t->windows);
 		free(t);
 		return ret_err(-ENOMEM);
 	}
 	if (pthread_mutex_init(&t->pending_lock, NULL)) {
 		pthread_rwlock_destroy(&t->lock);
+		free(t->windows);
 		free(t);
 		return ret_err(-ENOMEM);
 	}
@@ -189,12 +240,16 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
 		}
 		break;
 	}
+	t->pci_sources = NULL;
+	if (!ret)
+		refresh_info(t);
 	if (info_out)
 		copy_info(&t->info, info_out);
 	if (ret) {
 		log_reasons(t, IOMMUDIRTY_LOG_ERR, "no dirty tracking");
 		pthread_mutex_destroy(&t->pending_lock);
 		pthread_rwlock_destroy(&t->lock);
+		free(t->windows);
 		free(t);
 		return ret_err(ret);
 	}
@@ -207,8 +262,9 @@ IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t)
 {
 	if (!t)
 		return;
+	stop_sources(t);
 	/* Also after a failed stop: HWPTs still tracking are turned off. */
-	if (t->started || t->be == &backend_iommufd)
+	if (t->started || t->be->tracking(t))
 		t->be->stop(t);
 	t->be->destroy(t);
 	if (t->ctx->fd >= 0)
@@ -218,12 +274,22 @@ IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t)
 	ctx_put(t->ctx);
 	free(t->maps);
 	free(t->pending);
+	free(t->windows);
 	free(t);
 }
 
 IOMMUDIRTY_API uint32_t iommudirty_tracker_ioas_id(const struct iommudirty_tracker *t)
 {
-	return t ? t->ioas_id : 0;
+	struct iommudirty_tracker *w = (struct iommudirty_tracker *)t;
+	uint32_t id;
+
+	if (!t)
+		return 0;
+	/* write_protect replaces the IOAS under the write lock. */
+	pthread_rwlock_rdlock(&w->lock);
+	id = t->ioas_id;
+	pthread_rwlock_unlock(&w->lock);
+	return id;
 }
 
 IOMMUDIRTY_API int iommudirty_tracker_info(struct iommudirty_tracker *t,
@@ -424,6 +490,56 @@ IOMMUDIRTY_API int iommudirty_tracker_unmap(struct iommudirty_tracker *t,
 	return ret_err(ret);
 }
 
+void stop_sources(struct iommudirty_tracker *t)
+{
+	for (size_t i = 0; i < t->natts; i++) {
+		const struct source_ops *ops = source_of(t->atts[i].source);
+
+		if (ops && ops->per_device)
+			ops->stop(t, &t->atts[i]);
+	}
+}
+
+int start_device_source(struct iommudirty_tracker *t, struct attachment *a)
+{
+	const struct source_ops *ops = source_of(a->source);
+	int ret;
+
+	if (!ops || !ops->per_device)
+		return 0;
+	ret = ops->start(t, a);
+	if (!ret || a->want != IOMMUDIRTY_SOURCE_AUTO)
+		return ret;
+	a->log_failed = true;
+	ret = choose_source(t, a);
+	log_warn(t->ctx, "device %u: falling back to source %s", a->dev_id,
+		 iommudirty_source_str(a->source));
+	return ret ? ret : start_device_source(t, a);
+}
+
+static int start_locked(struct iommudirty_tracker *t)
+{
+	int ret;
+
+	for (size_t i = 0; i < t->natts; i++)
+		t->atts[i].log_failed = false;
+	ret = choose_all(t);
+	if (ret) {
+		log_err(t->ctx, "start: a device has no source it may use "
+			"(see iommudirty_tracker_source_info())");
+		return ret;
+	}
+	for (size_t i = 0; !ret && i < t->natts; i++)
+		ret = start_device_source(t, &t->atts[i]);
+	/* The backend last: a device log that failed may need its HWPT. */
+	if (!ret)
+		ret = t->be->start(t);
+	if (ret)
+		stop_sources(t);
+	refresh_info(t);
+	return ret;
+}
+
 IOMMUDIRTY_API int iommudirty_tracker_start(struct iommudirty_tracker *t)
 {
 	int ret = 0;
@@ -432,7 +548,7 @@ IOMMUDIRTY_API int iommudirty_tracker_start(struct iommudirty_tracker *t)
 		return ret_err(-EINVAL);
 	pthread_rwlock_wrlock(&t->lock);
 	if (!t->started) {
-		ret = t->be->start(t);
+		ret = start_locked(t);
 		if (!ret) {
 			pthread_mutex_lock(&t->pending_lock);
 			t->npending = 0; /* a fresh start begins clean */
@@ -453,6 +569,7 @@ IOMMUDIRTY_API int iommudirty_tracker_stop(struct iommudirty_tracker *t)
 		return ret_err(-EINVAL);
 	pthread_rwlock_wrlock(&t->lock);
 	if (t->started) {
+		stop_sources(t);
 		ret = t->be->stop(t);
 		t->started = false;
 	}
@@ -503,8 +620,7 @@ static void pending_drop(struct iommudirty_tracker *t, uint64_t start, uint64_t 
 }
 
 /* Caller holds pending_lock. */
-static int pending_add_locked(struct iommudirty_tracker *t, uint64_t start,
-			      uint64_t end)
+int pending_add_locked(struct iommudirty_tracker *t, uint64_t start, uint64_t end)
 {
 	int ret = GROW(t, pending, t->npending + 1);
 
@@ -568,9 +684,8 @@ void pending_normalize(struct iommudirty_tracker *t)
 	pthread_mutex_unlock(&t->pending_lock);
 }
 
-/* Mark caller pages covering [x, y) dirty. */
-static void mark_bytes(uint64_t *bitmap, uint64_t iova, uint64_t page_size,
-		       uint64_t x, uint64_t y)
+void mark_bytes(uint64_t *bitmap, uint64_t iova, uint64_t page_size,
+		uint64_t x, uint64_t y)
 {
 	uint64_t first = (x - iova) / page_size;
 	uint64_t last = (y - 1 - iova) / page_size;
@@ -740,6 +855,81 @@ static int check_read_args(struct iommudirty_tracker *t, uint64_t iova,
 	return 0;
 }
 
+int for_each_mapped_part(const struct read_req *r, bool writable_only,
+			 part_fn fn, void *user)
+{
+	const struct iommudirty_tracker *t = r->t;
+
+	for (size_t i = map_lower_bound(t, r->iova); i < t->nmaps &&
+	     t->maps[i].iova < r->end;) {
+		const struct mapping *m = &t->maps[i];
+		uint64_t s = m->iova, e = s + m->len;
+		size_t j = i + 1;
+		int ret;
+
+		if ((m->gone && !r->include_gone) ||
+		    (writable_only && !(m->flags & IOMMUDIRTY_MAP_WRITE))) {
+			i++;
+			continue;
+		}
+		for (; j < t->nmaps && t->maps[j].iova == e; j++) {
+			const struct mapping *n = &t->maps[j];
+
+			if ((n->gone && !r->include_gone) ||
+			    (writable_only && !(n->flags & IOMMUDIRTY_MAP_WRITE)))
+				break;
+			e += n->len;
+		}
+		ret = fn(r, MAX(s, r->iova), MIN(e, r->end), user);
+		if (ret)
+			return ret;
+		i = j;
+	}
+	return 0;
+}
+
+/* Which sources a read consults. */
+enum read_what {
+	READ_ALL,
+	READ_BEFORE_FENCE, /* those an unmap would wipe (the backend's) */
+	READ_AFTER_FENCE,  /* those that keep their record past an unmap */
+};
+
+/* OR every source of the tracker's devices into r->bitmap: each shared
+ * source once, each per-device one per device using it. */
+static int read_sources(const struct read_req *r, enum read_what what)
+{
+	static const struct source_ops *const shared[] = {
+		&source_hwpt, &source_type1, &source_none,
+	};
+	struct iommudirty_tracker *t = r->t;
+	int ret;
+
+	for (size_t k = 0; k < ARRAY_SIZE(shared); k++) {
+		const struct source_ops *ops = shared[k];
+
+		if ((what == READ_BEFORE_FENCE && ops->after_fence) ||
+		    (what == READ_AFTER_FENCE && !ops->after_fence) ||
+		    !ops->active(t))
+			continue;
+		ret = ops->read(r, NULL);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < t->natts; i++) {
+		const struct source_ops *ops = source_of(t->atts[i].source);
+
+		if (!ops || !ops->per_device ||
+		    (what == READ_BEFORE_FENCE && ops->after_fence) ||
+		    (what == READ_AFTER_FENCE && !ops->after_fence))
+			continue;
+		ret = ops->read(r, &t->atts[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /* Caller holds t->lock (read or write). */
 static int read_locked(struct iommudirty_tracker *t, uint64_t iova,
 		       uint64_t length, uint64_t page_size, uint64_t *bitmap,
@@ -749,31 +939,13 @@ static int read_locked(struct iommudirty_tracker *t, uint64_t iova,
 		.t = t, .iova = iova, .end = iova + length, .page_size = page_size,
 		.bitmap = bitmap, .no_clear = no_clear,
 	};
-	size_t i = map_lower_bound(t, iova);
-	int ret = 0;
+	int ret;
 
 	/* Under the lock: attach and write_protect change the alignment. */
 	if (!t->started || iova % t->iova_alignment || length % t->iova_alignment)
 		return -EINVAL;
 	memset(bitmap, 0, iommudirty_bitmap_size(length, page_size));
-	while (i < t->nmaps && t->maps[i].iova < r.end) {
-		size_t j = i + 1;
-		uint64_t rs = t->maps[i].iova, re = rs + t->maps[i].len;
-
-		if (t->maps[i].gone) {
-			i++;
-			continue;
-		}
-		/* Extend over IOVA-adjacent mappings: one kernel read. */
-		while (j < t->nmaps && t->maps[j].iova == re && !t->maps[j].gone) {
-			re += t->maps[j].len;
-			j++;
-		}
-		ret = t->be->read_run(&r, MAX(rs, iova), MIN(re, r.end), i, j);
-		if (ret)
-			break;
-		i = j;
-	}
+	ret = read_sources(&r, READ_ALL);
 	pending_report(t, iova, r.end, page_size, bitmap, !no_clear && !ret);
 	return ret;
 }
@@ -802,17 +974,37 @@ static int write_protect_locked(struct iommudirty_tracker *t, uint64_t iova,
 				uint64_t length, uint64_t page_size,
 				uint64_t *bitmap, size_t first, size_t last)
 {
+	struct read_req after = {
+		.t = t, .iova = iova, .end = iova + length, .page_size = page_size,
+		.bitmap = bitmap, .include_gone = true,
+	};
 	int ret;
 
 	memset(bitmap, 0, iommudirty_bitmap_size(length, page_size));
-	ret = t->be->write_protect(t, iova, length, page_size, bitmap, first, last);
-	if (ret)
+	/* The fence: with the backend's dirty tracking on, its own
+	 * (devices move off the range, or type1's atomic unmap); else an
+	 * unmap takes the range from every device at once. */
+	if (t->be->tracking(t))
+		ret = t->be->write_protect(t, iova, length, page_size, bitmap,
+					   first, last);
+	else
+		ret = for_each_mapped_run(t, first, last, unmap_run, NULL);
+	if (ret) {
+		/* Runs already unmapped are gone: what their logs hold is
+		 * owed, to the next reads. */
+		after.to_pending = true;
+		if (read_sources(&after, READ_AFTER_FENCE))
+			log_warn(t->ctx, "write-protect failed and its logs could not "
+				 "be read: their ranges stay pending");
 		return ret;
-	/* Pending bits of the range are owed to the caller now. */
-	pending_report(t, iova, iova + length, page_size, bitmap, true);
+	}
 	for (size_t i = first; i < last; i++)
 		t->maps[i].gone = true;
-	return 0;
+	/* Logs and untracked writers: the range can take no more writes. */
+	ret = read_sources(&after, READ_AFTER_FENCE);
+	/* Pending bits of the range are owed to the caller now. */
+	pending_report(t, iova, iova + length, page_size, bitmap, !ret);
+	return ret;
 }
 
 IOMMUDIRTY_API int iommudirty_tracker_write_protect(struct iommudirty_tracker *t,
@@ -840,6 +1032,46 @@ IOMMUDIRTY_API int iommudirty_tracker_write_protect(struct iommudirty_tracker *t
 	return ret_err(ret);
 }
 
+/* The cheap way: the backend's bits before the unmap (type1 reads and
+ * unmaps in one call), the logs' after it. */
+static int unmap_dirty_locked(struct iommudirty_tracker *t, uint64_t iova,
+			      uint64_t length, uint64_t page_size,
+			      uint64_t *bitmap, size_t first, size_t last)
+{
+	struct read_req r = {
+		.t = t, .iova = iova, .end = iova + length, .page_size = page_size,
+		.bitmap = bitmap, .no_clear = true,
+	};
+	int ret;
+
+	memset(bitmap, 0, iommudirty_bitmap_size(length, page_size));
+	if (t->be->tracking(t) && t->be->unmap_dirty) {
+		ret = t->be->unmap_dirty(t, iova, length, page_size, bitmap,
+					 first, last);
+	} else {
+		/* No clear: the unmap flushes the IOTLB anyway, and on
+		 * failure the bits are still there for the next read. */
+		ret = read_sources(&r, READ_BEFORE_FENCE);
+		if (!ret)
+			ret = for_each_mapped_run(t, first, last, unmap_run, NULL);
+	}
+	/* Whatever was unmapped: its logs are read now, clearing. */
+	r.no_clear = false;
+	r.include_gone = true;
+	if (ret) {
+		r.to_pending = true;
+		read_sources(&r, READ_AFTER_FENCE);
+		log_err(t->ctx, "unmap [%#llx, +%#llx): %s", (unsigned long long)iova,
+			(unsigned long long)length, strerror(-ret));
+		return ret;
+	}
+	ret = read_sources(&r, READ_AFTER_FENCE);
+	/* Pending bits of the range are owed to the caller. */
+	pending_report(t, iova, iova + length, page_size, bitmap, false);
+	forget_mappings(t, iova, length, first, last);
+	return ret;
+}
+
 IOMMUDIRTY_API int iommudirty_tracker_unmap_dirty(struct iommudirty_tracker *t,
 						  uint64_t iova, uint64_t length,
 						  uint64_t page_size,
@@ -865,21 +1097,9 @@ IOMMUDIRTY_API int iommudirty_tracker_unmap_dirty(struct iommudirty_tracker *t,
 		/* The kernel has dropped them already. */
 		if (!ret)
 			forget_mappings(t, iova, length, first, last);
-	} else if (!ret && t->be->unmap_dirty) {
-		memset(bitmap, 0, iommudirty_bitmap_size(length, page_size));
-		ret = t->be->unmap_dirty(t, iova, length, page_size, bitmap,
-					 first, last);
-		if (!ret) {
-			/* Pending bits of the range are owed to the caller. */
-			pending_report(t, iova, iova + length, page_size, bitmap, false);
-			forget_mappings(t, iova, length, first, last);
-		}
 	} else if (!ret) {
-		/* No clear: the unmap flushes the IOTLB anyway, and on failure
-		 * the bits are still there for the next read. */
-		ret = read_locked(t, iova, length, page_size, bitmap, true);
-		if (!ret)
-			ret = unmap_locked(t, iova, length, first, last);
+		ret = unmap_dirty_locked(t, iova, length, page_size, bitmap,
+					 first, last);
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return ret_err(ret);

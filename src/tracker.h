@@ -29,10 +29,28 @@ struct hwpt {
 	uint32_t dev_id;   /* a device behind it: its IOMMU, for a twin */
 };
 
+struct devlog;
+
+/* A device of the tracker (opened from opts.pci_devices or attached) and
+ * its dirty source. */
 struct attachment {
-	uint32_t dev_id;
-	int fd;
-	uint32_t hwpt_id;
+	uint32_t dev_id;     /* iommufd device id; 0 on type1 */
+	int fd;              /* cdev or group device fd; -1: none known */
+	uint32_t hwpt_id;    /* iommufd: its HWPT; 0: the IOAS itself, or BY_VMM */
+	int pci_index;       /* in opts.pci_devices; -1: attached by the caller */
+	unsigned int flags;  /* IOMMUDIRTY_ATTACH_* */
+	uint32_t want;       /* enum iommudirty_source asked for (AUTO: policy) */
+	uint32_t source;     /* enum iommudirty_source in use */
+	bool can_iommu;      /* its IOMMU can track (iommufd) */
+	bool can_log;        /* it offers DMA logging and we have its fd */
+	bool no_fd, emulated;
+	bool log_failed;     /* START refused: not tried again until a new start */
+	uint64_t migration_flags;
+	uint32_t iommu_reasons[8]; /* why its IOMMU cannot track */
+	uint32_t nr_iommu_reasons;
+	uint32_t reasons[IOMMUDIRTY_SOURCE_MAX_REASONS];
+	uint32_t nr_reasons;
+	struct devlog *log;  /* while its device log is started */
 };
 
 struct extent {
@@ -52,6 +70,31 @@ struct type1_group {
 };
 
 struct read_req;
+
+/* A dirty source (see enum iommudirty_source). Shared sources (the HWPTs,
+ * the container, none) are read once for all devices using them;
+ * per-device ones (a device log) once per device. Sources never take the
+ * tracker's locks: the tracker holds them. */
+struct source_ops {
+	uint32_t kind;   /* enum iommudirty_source */
+	bool per_device;
+	bool precise;
+	/* What it recorded survives an unmap: a fence (unmap, write_protect)
+	 * reads it after taking the range away. Else it is read before, or
+	 * fenced by the backend itself. */
+	bool after_fence;
+	/* Shared only: whether a read must consult it. */
+	bool (*active)(const struct iommudirty_tracker *t);
+	/* Per-device only; start may fail, stop never leaves it started. */
+	int (*start)(struct iommudirty_tracker *t, struct attachment *a);
+	void (*stop)(struct iommudirty_tracker *t, struct attachment *a);
+	/* OR the dirty pages of the mapped parts of [r->iova, r->end) into
+	 * r->bitmap (a = NULL for shared sources). */
+	int (*read)(const struct read_req *r, struct attachment *a);
+};
+
+extern const struct source_ops source_hwpt, source_type1, source_devlog, source_none;
+const struct source_ops *source_of(uint32_t kind);
 
 struct backend_ops {
 	uint32_t kind; /* enum iommudirty_backend */
@@ -78,6 +121,9 @@ struct backend_ops {
 			     uint64_t len, uint64_t ps, uint64_t *bitmap,
 			     size_t first, size_t last);
 	void (*destroy)(struct iommudirty_tracker *t);
+	/* Whether the backend's own dirty tracking is on (a HWPT tracks,
+	 * the container's DIRTY_PAGES started). */
+	bool (*tracking)(const struct iommudirty_tracker *t);
 };
 
 extern const struct backend_ops backend_iommufd, backend_type1;
@@ -104,6 +150,12 @@ struct iommudirty_tracker {
 	size_t npci;
 	int (*replace_fn)(void *user, uint32_t old_hwpt, uint32_t new_hwpt);
 	void *replace_user;
+	unsigned int flags;      /* IOMMUDIRTY_TRACKER_* */
+	uint32_t policy;         /* enum iommudirty_policy */
+	bool all_log;            /* all-or-nothing: every device logs */
+	struct extent *windows;  /* device-log windows; NULL: the mappings */
+	size_t nwindows;
+	const uint32_t *pci_sources; /* only during iommudirty_tracker_new() */
 
 	/* iommufd */
 	uint32_t ioas_id;
@@ -118,6 +170,7 @@ struct iommudirty_tracker {
 	bool own_container;
 	uint64_t t1_pgsize;
 	uint64_t t1_max_bits; /* per call */
+	bool t1_tracking;     /* DIRTY_PAGES START sent */
 	struct type1_group *groups;
 	size_t ngroups;
 };
@@ -128,12 +181,19 @@ struct read_req {
 	uint64_t page_size;
 	uint64_t *bitmap;
 	bool no_clear;
+	/* Also read mappings already taken from the kernel (gone): a fence
+	 * (unmap, write_protect) reads the range's device logs after it. */
+	bool include_gone;
+	/* Everything read goes to the pending bits, none to bitmap. */
+	bool to_pending;
 	/* NULL: the tracker's HWPTs; else these (the old ones of a move). */
 	const struct hwpt *hwpts;
 	size_t nhwpts;
 };
 
 int grow(void **arr, size_t *cap, size_t need, size_t elsz);
+/* Index of the first mapping that ends after iova. */
+size_t map_lower_bound(const struct iommudirty_tracker *t, uint64_t iova);
 #define GROW(t, name, need)                                                    \
 	grow((void **)&(t)->name, &(t)->cap_##name, (need), sizeof(*(t)->name))
 
@@ -163,10 +223,54 @@ void pending_add_range(struct iommudirty_tracker *t, uint64_t start, uint64_t en
 void info_add_reason(struct iommudirty_tracker_info *info, uint32_t reason);
 void refresh_alignment(struct iommudirty_tracker *t);
 
+/* For each run of IOVA-adjacent mappings (writable ones only if asked)
+ * clipped to [r->iova, r->end): fn(r, start, end, user). Mappings gone
+ * count only with r->include_gone. */
+typedef int (*part_fn)(const struct read_req *r, uint64_t start, uint64_t end,
+		       void *user);
+int for_each_mapped_part(const struct read_req *r, bool writable_only,
+			 part_fn fn, void *user);
+/* Mark caller pages covering [x, y) dirty. */
+void mark_bytes(uint64_t *bitmap, uint64_t iova, uint64_t page_size,
+		uint64_t x, uint64_t y);
+/* Caller holds pending_lock. */
+int pending_add_locked(struct iommudirty_tracker *t, uint64_t start, uint64_t end);
+
+/* choose.c: each device's source, the tracker's precision. */
+/* Probe a device fd for DMA logging and migration (a->can_log, ...). */
+void choose_probe(struct iommudirty_tracker *t, struct attachment *a,
+		  const struct iommudirty_device *dev);
+/* Pick a->source by force or policy, with reasons. -EOPNOTSUPP: the
+ * source forced, or every precise one on a PRECISE_ONLY tracker, is not
+ * there. */
+int choose_source(struct iommudirty_tracker *t, struct attachment *a);
+/* Re-pick every device (all-or-nothing looks at all of them). */
+int choose_all(struct iommudirty_tracker *t);
+void refresh_info(struct iommudirty_tracker *t);
+bool any_source(const struct iommudirty_tracker *t, uint32_t kind);
+/* The backend's source (IOMMU on iommufd, TYPE1 on type1). */
+uint32_t backend_source(const struct iommudirty_tracker *t);
+
+/* tracker.c: per-device sources (device logs) stop; never fails. */
+void stop_sources(struct iommudirty_tracker *t);
+/* Start a's per-device source; if it refuses and the VMM did not force
+ * it, fall back to the next one the policy allows. */
+int start_device_source(struct iommudirty_tracker *t, struct attachment *a);
+
+/* source_devlog.c */
+void devlog_free(struct devlog *log);
+/* Read and clear every logged page of the device into pending, then stop
+ * (detach). */
+void devlog_drain(struct iommudirty_tracker *t, struct attachment *a);
+void devlog_fill_info(const struct attachment *a, struct iommudirty_source_info *info);
+
 /* Backend setup, called by iommudirty_tracker_new() with t->info filled
  * as it goes. On failure they undo all they did. */
 int iommufd_backend_init(struct iommudirty_tracker *t,
 			 const struct iommudirty_tracker_opts *opts);
+/* iommufd: whether HWPT h must track (a device reads through it, or the
+ * VMM's). */
+bool hwpt_wanted(const struct iommudirty_tracker *t, const struct hwpt *h);
 int type1_backend_init(struct iommudirty_tracker *t,
 		       const struct iommudirty_tracker_opts *opts);
 

@@ -303,6 +303,10 @@ _Static_assert(VFIO_DEVICE_FEATURE == 0x3b75, "ioctl number");
 #define UAPI_VFIO_DEVICE_FEATURE_PROBE (1u << 18)
 #define UAPI_VFIO_DEVICE_FEATURE_MIGRATION 1u
 #define UAPI_VFIO_DEVICE_FEATURE_DMA_LOGGING_START 6u
+#define UAPI_VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP 7u
+#define UAPI_VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT 8u
+/* LOG_MAX_RANGES on 4 KiB kernel pages (PAGE_SIZE / sizeof(range)). */
+#define UAPI_VFIO_DMA_LOGGING_MAX_RANGES 256u
 
 struct uapi_vfio_device_feature {
 	uint32_t argsz;
@@ -321,6 +325,39 @@ struct uapi_vfio_device_feature_migration {
 struct uapi_vfio_feature_migration_get {
 	struct uapi_vfio_device_feature hdr;
 	struct uapi_vfio_device_feature_migration mig;
+};
+
+/* DMA_LOGGING_START (SET): the ranges the device logs, at page_size
+ * (in/out: the device may pick another). */
+struct uapi_vfio_dma_logging_range {
+	UAPI_ALIGNED_U64 iova;
+	UAPI_ALIGNED_U64 length;
+};
+
+struct uapi_vfio_dma_logging_control {
+	UAPI_ALIGNED_U64 page_size;
+	uint32_t num_ranges;
+	uint32_t __reserved;
+	UAPI_ALIGNED_U64 ranges; /* user pointer to num_ranges ranges */
+};
+
+/* DMA_LOGGING_REPORT (GET): read and clear [iova, iova+length) into the
+ * user bitmap at page_size; bits are only ever set. */
+struct uapi_vfio_dma_logging_report {
+	UAPI_ALIGNED_U64 iova;
+	UAPI_ALIGNED_U64 length;
+	UAPI_ALIGNED_U64 page_size;
+	UAPI_ALIGNED_U64 bitmap; /* user pointer */
+};
+
+struct uapi_vfio_feature_dma_logging_control {
+	struct uapi_vfio_device_feature hdr;
+	struct uapi_vfio_dma_logging_control ctl;
+};
+
+struct uapi_vfio_feature_dma_logging_report {
+	struct uapi_vfio_device_feature hdr;
+	struct uapi_vfio_dma_logging_report rep;
 };
 
 #define UAPI_PIN(type, field, off) \
@@ -412,5 +449,19 @@ UAPI_SIZE(uapi_vfio_device_feature, 8);
 UAPI_SIZE(uapi_vfio_device_feature_migration, 8);
 UAPI_SIZE(uapi_vfio_feature_migration_get, 16);
 UAPI_PIN(uapi_vfio_feature_migration_get, mig, 8);
+UAPI_SIZE(uapi_vfio_dma_logging_range, 16);
+UAPI_PIN(uapi_vfio_dma_logging_range, length, 8);
+UAPI_SIZE(uapi_vfio_dma_logging_control, 24);
+UAPI_PIN(uapi_vfio_dma_logging_control, num_ranges, 8);
+UAPI_PIN(uapi_vfio_dma_logging_control, __reserved, 12);
+UAPI_PIN(uapi_vfio_dma_logging_control, ranges, 16);
+UAPI_SIZE(uapi_vfio_dma_logging_report, 32);
+UAPI_PIN(uapi_vfio_dma_logging_report, length, 8);
+UAPI_PIN(uapi_vfio_dma_logging_report, page_size, 16);
+UAPI_PIN(uapi_vfio_dma_logging_report, bitmap, 24);
+UAPI_SIZE(uapi_vfio_feature_dma_logging_control, 32);
+UAPI_PIN(uapi_vfio_feature_dma_logging_control, ctl, 8);
+UAPI_SIZE(uapi_vfio_feature_dma_logging_report, 40);
+UAPI_PIN(uapi_vfio_feature_dma_logging_report, rep, 8);
 
 #endif /* IOMMUDIRTY_UAPI_H */

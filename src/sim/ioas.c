@@ -29,7 +29,19 @@ bool sim_ioas_has_hwpts(struct sim_ictx *ictx, const struct sim_ioas *ioas)
 	return next_hwpt(ictx, ioas, &pos) != NULL;
 }
 
-/* The largest smallest-IO-page of the IOAS's HWPTs; 1 with none. */
+/* An emulated device's access is attached to the IOAS. */
+bool sim_ioas_has_access(const struct iommudirty_sim *sim, const struct sim_ioas *ioas)
+{
+	for (int i = 0; i < sim->nr_devs; i++)
+		if (sim->devs[i]->access_ioas == ioas)
+			return true;
+	return false;
+}
+
+/*
+ * iopt_calculate_iova_alignment(): the largest smallest-IO-page of the
+ * IOAS's HWPTs, and PAGE_SIZE with an access attached; 1 with neither.
+ */
 uint64_t sim_ioas_alignment(struct iommudirty_sim *sim, const struct sim_ioas *ioas)
 {
 	struct sim_hwpt *h;
@@ -38,7 +50,24 @@ uint64_t sim_ioas_alignment(struct iommudirty_sim *sim, const struct sim_ioas *i
 
 	while ((h = next_hwpt(ioas->obj.ictx, ioas, &pos)))
 		align = MAX(align, sim_iommu_min_page(sim->iommus[h->iommu]));
+	if (sim_ioas_has_access(sim, ioas))
+		align = MAX(align, SIM_ACCESS_ALIGN);
 	return align;
+}
+
+/* iopt_check_iova_alignment() for an access joining: every area's IOVA,
+ * length and offset into its first page PAGE_SIZE-aligned. */
+int sim_ioas_check_access(const struct sim_ioas *ioas)
+{
+	const uint64_t mask = SIM_ACCESS_ALIGN - 1;
+
+	for (size_t i = 0; i < ioas->nr_areas; i++) {
+		const struct sim_area *a = ioas->areas[i];
+
+		if ((a->iova | (a->last - a->iova + 1) | a->user_va) & mask)
+			return -EADDRINUSE;
+	}
+	return 0;
 }
 
 /* The one allowed range: the intersection of the HWPTs' apertures. */
@@ -447,6 +476,9 @@ int sim_dma_write(struct iommudirty_sim *sim, struct sim_dev *dev,
 		if (ret)
 			return ret;
 	}
+	ret = sim_devlog_prepare(dev);
+	if (ret)
+		return ret;
 	for (size_t k = first; k <= i; k++) {
 		struct sim_area *a = ioas->areas[k];
 		uint64_t s = MAX(iova, a->iova), e = MIN(last, a->last);
@@ -457,5 +489,53 @@ int sim_dma_write(struct iommudirty_sim *sim, struct sim_dev *dev,
 			memcpy((void *)(uintptr_t)(a->user_va + (s - a->iova)),
 			       (const uint8_t *)data + (s - iova), e - s + 1);
 	}
+	/* All of it reached memory: the device logs it. */
+	sim_devlog_mark(dev, iova, last);
 	return 0;
+}
+
+/*
+ * An emulated device's write: vfio_dma_rw() -> iommufd_access_rw(), no
+ * IOMMU and so no dirty bits. As the kernel it copies area by area over
+ * the contiguous areas from iova, so what precedes a hole or a read-only
+ * area lands (and is logged) before the error.
+ */
+int sim_access_write(struct iommudirty_sim *sim, struct sim_dev *dev,
+		     uint64_t iova, uint64_t length, const void *data)
+{
+	struct sim_ioas *ioas = dev->access_ioas;
+	uint64_t last = iova + (length - 1), x = iova;
+	int ret;
+
+	(void)sim;
+	if (!ioas)
+		return -ENODEV;
+	if (last < iova)
+		return -EFAULT;
+	ret = sim_devlog_prepare(dev);
+	if (ret)
+		return ret;
+	ret = -EFAULT;
+	for (size_t i = sim_ioas_find(ioas, iova); i < ioas->nr_areas; i++) {
+		const struct sim_area *a = ioas->areas[i];
+		uint64_t e = MIN(last, a->last);
+
+		if (a->iova > x || !(a->prot & UAPI_IOAS_MAP_WRITEABLE))
+			break;
+		if (data)
+			memcpy((void *)(uintptr_t)(a->user_va + (x - a->iova)),
+			       (const uint8_t *)data + (x - iova), e - x + 1);
+		if (e == last) {
+			ret = 0;
+			x = last;
+			break;
+		}
+		x = e + 1;
+	}
+	/* [iova, x) landed, or all of it. */
+	if (!ret)
+		sim_devlog_mark(dev, iova, last);
+	else if (x > iova)
+		sim_devlog_mark(dev, iova, x - 1);
+	return ret;
 }

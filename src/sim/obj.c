@@ -111,9 +111,13 @@ static void dev_set_hwpt(struct iommudirty_sim *sim, struct sim_dev *dev,
 		hwpt_put(sim, old);
 }
 
+/* The last close of the device: the driver's close_device (which stops
+ * DMA logging, as mlx5 and pds do), then the iommufd unbind. */
 void sim_dev_unbind(struct iommudirty_sim *sim, struct sim_dev *dev)
 {
+	sim_devlog_stop(dev);
 	dev_set_hwpt(sim, dev, NULL);
+	dev->access_ioas = NULL;
 	if (dev->idev) {
 		sim_obj_remove(sim, &dev->idev->obj);
 		free(dev->idev);
@@ -160,7 +164,8 @@ int sim_ioctl_destroy(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *c
 	obj = ictx->objs[c->id - 1];
 	switch (obj->type) {
 	case SIM_OBJ_IOAS:
-		if (sim_ioas_has_hwpts(ictx, (struct sim_ioas *)obj))
+		if (sim_ioas_has_hwpts(ictx, (struct sim_ioas *)obj) ||
+		    sim_ioas_has_access(sim, (struct sim_ioas *)obj))
 			return -EBUSY;
 		sim_obj_remove(sim, obj);
 		sim_ioas_free((struct sim_ioas *)obj);
@@ -171,7 +176,9 @@ int sim_ioctl_destroy(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *c
 		hwpt_destroy(sim, (struct sim_hwpt *)obj);
 		return 0;
 	case SIM_OBJ_DEVICE:
-		/* Device objects go away when the cdev is closed. */
+	case SIM_OBJ_ACCESS:
+		/* Device and access objects go away when the cdev is closed
+		 * (the driver holds a reference: -EBUSY). */
 		return -EBUSY;
 	}
 	return -ENOENT;
@@ -263,7 +270,10 @@ static int vfio_bind(struct iommudirty_sim *sim, struct sim_dev *dev, void *arg)
 	if (!idev)
 		return -ENOMEM;
 	idev->dev = dev;
-	ret = sim_obj_add(sim, f->p, &idev->obj, SIM_OBJ_DEVICE);
+	/* vfio_iommufd_emulated_bind(): an access object, whose id is the
+	 * dev_id the caller gets. */
+	ret = sim_obj_add(sim, f->p, &idev->obj,
+			  dev->emulated ? SIM_OBJ_ACCESS : SIM_OBJ_DEVICE);
 	if (ret) {
 		free(idev);
 		return ret;
@@ -287,16 +297,44 @@ static struct sim_hwpt *find_auto_domain(struct sim_ictx *ictx,
 	return NULL;
 }
 
+/*
+ * vfio_iommufd_emulated_attach_ioas(): the access attaches to (or moves to)
+ * an IOAS and nothing else: any other id, a HWPT's included, is -ENOENT
+ * (iommufd_get_ioas()). pt_id comes back as given: no domain is made. A
+ * pinning access needs PAGE_SIZE alignment of the IOAS.
+ */
+static int access_attach(struct iommudirty_sim *sim, struct sim_dev *dev,
+			 const struct uapi_vfio_attach_pt *a)
+{
+	struct sim_ioas *ioas = sim_obj_get(dev->idev->obj.ictx, a->pt_id,
+					    SIM_OBJ_IOAS);
+	int ret;
+
+	(void)sim;
+	if (!ioas)
+		return -ENOENT;
+	if (ioas == dev->access_ioas)
+		return 0;
+	ret = sim_ioas_check_access(ioas);
+	if (ret)
+		return ret;
+	dev->access_ioas = ioas;
+	return 0;
+}
+
 static int vfio_attach(struct iommudirty_sim *sim, struct sim_dev *dev, void *arg)
 {
 	struct sim_ictx *ictx = dev->idev->obj.ictx;
-	const struct sim_iommu *iommu = sim->iommus[dev->iommu];
+	const struct sim_iommu *iommu;
 	struct uapi_vfio_attach_pt a;
 	struct sim_hwpt *hwpt;
 	struct sim_ioas *ioas;
 	int ret;
 
 	memcpy(&a, arg, sizeof(a));
+	if (dev->emulated)
+		return access_attach(sim, dev, &a);
+	iommu = sim->iommus[dev->iommu];
 	hwpt = sim_obj_get(ictx, a.pt_id, SIM_OBJ_HWPT);
 	ioas = sim_obj_get(ictx, a.pt_id, SIM_OBJ_IOAS);
 	if (ioas) {
@@ -322,39 +360,54 @@ static int vfio_attach(struct iommudirty_sim *sim, struct sim_dev *dev, void *ar
 	return 0;
 }
 
-int sim_vfio_ioctl(struct iommudirty_sim *sim, struct sim_dev *dev,
-		   unsigned long req, void *arg)
+/* VFIO style: argsz covers at least minsz (extra bytes are ignored), and
+ * flags must be 0. */
+static int vfio_check_hdr(const void *arg, uint32_t minsz)
 {
-	uint32_t hdr[2], minsz;
+	uint32_t hdr[2];
 
-	switch (req) {
-	case VFIO_DEVICE_BIND_IOMMUFD:
-		minsz = sizeof(struct uapi_vfio_bind_iommufd);
-		break;
-	case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
-		minsz = sizeof(struct uapi_vfio_attach_pt);
-		break;
-	case VFIO_DEVICE_DETACH_IOMMUFD_PT:
-		minsz = sizeof(struct uapi_vfio_detach_pt);
-		break;
-	default:
-		return -ENOTTY;
-	}
 	if (!arg)
 		return -EFAULT;
-	/* VFIO style: argsz covers at least minsz; extra bytes are ignored. */
 	memcpy(hdr, arg, sizeof(hdr));
 	if (hdr[0] < minsz || hdr[1])
 		return -EINVAL;
-	if (req == VFIO_DEVICE_BIND_IOMMUFD)
-		return vfio_bind(sim, dev, arg);
-	/* Everything but BIND needs a bound device. */
+	return 0;
+}
+
+/* vfio_device_fops_unl_ioctl() on a cdev. */
+int sim_vfio_ioctl(struct iommudirty_sim *sim, struct sim_dev *dev,
+		   unsigned long req, void *arg)
+{
+	int ret;
+
+	if (req == VFIO_DEVICE_BIND_IOMMUFD) {
+		ret = vfio_check_hdr(arg, sizeof(struct uapi_vfio_bind_iommufd));
+		return ret ? ret : vfio_bind(sim, dev, arg);
+	}
+	/* Not bound: no access to the device, whatever the ioctl. */
 	if (!dev->idev)
 		return -EINVAL;
-	if (req == VFIO_DEVICE_ATTACH_IOMMUFD_PT)
-		return vfio_attach(sim, dev, arg);
-	if (!dev->hwpt)
-		return -EINVAL;
-	dev_set_hwpt(sim, dev, NULL);
-	return 0;
+	switch (req) {
+	case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
+		ret = vfio_check_hdr(arg, sizeof(struct uapi_vfio_attach_pt));
+		return ret ? ret : vfio_attach(sim, dev, arg);
+	case VFIO_DEVICE_DETACH_IOMMUFD_PT:
+		ret = vfio_check_hdr(arg, sizeof(struct uapi_vfio_detach_pt));
+		if (ret)
+			return ret;
+		/* (6.12 answers 0 here even when not attached.) */
+		if (dev->emulated) {
+			if (!dev->access_ioas)
+				return -EINVAL;
+			dev->access_ioas = NULL;
+			return 0;
+		}
+		if (!dev->hwpt)
+			return -EINVAL;
+		dev_set_hwpt(sim, dev, NULL);
+		return 0;
+	case VFIO_DEVICE_FEATURE:
+		return sim_devlog_feature(sim, dev, arg);
+	}
+	return -ENOTTY;
 }

@@ -319,8 +319,10 @@ static int sys_sim_open(void *priv, const char *path, int flags)
 	} else if ((n = parse_num_path(path, "/dev/vfio/devices/vfio")) >= 0) {
 		ret = n >= sim->nr_devs ? -ENOENT : open_device(sim, n);
 	} else if ((n = parse_num_path(path, "/dev/vfio/")) >= 0) {
-		/* Group g is device g - 1's; there is no group 0. */
-		ret = n < 1 || n > sim->nr_devs ? -ENOENT : sim_open_group(sim, n - 1);
+		/* Group g is device g - 1's; there is no group 0, and an
+		 * emulated device has none here (cdev only). */
+		ret = n < 1 || n > sim->nr_devs || sim->devs[n - 1]->emulated ?
+		      -ENOENT : sim_open_group(sim, n - 1);
 	} else {
 		ret = -ENOENT;
 	}
@@ -423,8 +425,10 @@ IOMMUDIRTY_API void iommudirty_sim_free(struct iommudirty_sim *sim)
 	while (sim->nr_fds)
 		close_fd(sim, sim->fds[0].fd);
 	pthread_mutex_unlock(&sim->lock);
-	for (int i = 0; i < sim->nr_devs; i++)
+	for (int i = 0; i < sim->nr_devs; i++) {
+		sim_devlog_free(sim->devs[i]);
 		free(sim->devs[i]);
+	}
 	for (int i = 0; i < sim->nr_iommus; i++) {
 		free(sim->iommus[i]->hw_info_data);
 		free(sim->iommus[i]);
@@ -504,6 +508,28 @@ err:
 	return ret_err(ret);
 }
 
+/* Add a filled-in device (its IOMMU checked unless emulated): its index,
+ * or -EINVAL, -ENOMEM. Takes the lock. */
+int sim_dev_register(struct iommudirty_sim *sim, struct sim_dev *dev)
+{
+	int ret;
+
+	pthread_mutex_lock(&sim->lock);
+	if (!dev->emulated && (dev->iommu < 0 || dev->iommu >= sim->nr_iommus))
+		ret = -EINVAL;
+	else if (sim->nr_devs >= 1 << 20)
+		ret = -ENOMEM;
+	else
+		ret = sim_grow(&sim->devs, &sim->cap_devs,
+			       sim->nr_devs + 1, sizeof(*sim->devs));
+	if (!ret) {
+		ret = sim->nr_devs;
+		sim->devs[sim->nr_devs++] = dev;
+	}
+	pthread_mutex_unlock(&sim->lock);
+	return ret;
+}
+
 IOMMUDIRTY_API int iommudirty_sim_add_device(struct iommudirty_sim *sim, int iommu)
 {
 	struct sim_dev *dev;
@@ -517,19 +543,7 @@ IOMMUDIRTY_API int iommudirty_sim_add_device(struct iommudirty_sim *sim, int iom
 	dev->iommu = iommu;
 	dev->fd = -1;
 	dev->group_fd = -1;
-	pthread_mutex_lock(&sim->lock);
-	if (iommu < 0 || iommu >= sim->nr_iommus)
-		ret = -EINVAL;
-	else if (sim->nr_devs >= 1 << 20)
-		ret = -ENOMEM;
-	else
-		ret = sim_grow(&sim->devs, &sim->cap_devs,
-			       sim->nr_devs + 1, sizeof(*sim->devs));
-	if (!ret) {
-		ret = sim->nr_devs;
-		sim->devs[sim->nr_devs++] = dev;
-	}
-	pthread_mutex_unlock(&sim->lock);
+	ret = sim_dev_register(sim, dev);
 	if (ret < 0) {
 		free(dev);
 		return ret_err(ret);
@@ -597,6 +611,8 @@ IOMMUDIRTY_API int iommudirty_sim_dma_write(struct iommudirty_sim *sim,
 	pthread_mutex_lock(&sim->lock);
 	if (device < 0 || device >= sim->nr_devs)
 		ret = -EINVAL;
+	else if (sim->devs[device]->emulated)
+		ret = sim_access_write(sim, sim->devs[device], iova, length, data);
 	else if (sim->devs[device]->group_dev_fds)
 		ret = sim_type1_dma_write(sim, sim->devs[device], iova, length,
 					  data);

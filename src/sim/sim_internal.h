@@ -32,12 +32,22 @@ struct sim_hwpt;
 
 struct sim_container;
 
-/* Each device is alone in its IOMMU group (group number = index + 1). */
+struct sim_ioas;
+struct sim_devlog;
+
+/* Each device is alone in its IOMMU group (group number = index + 1). An
+ * emulated-IOMMU device (an mdev) has no IOMMU, no group and no BDF: only
+ * its cdev; bound, its object is an iommufd access, attached to an IOAS. */
 struct sim_dev {
-	int iommu;               /* index into sim->iommus */
+	int iommu;               /* index into sim->iommus; -1 when emulated */
+	bool emulated;           /* IOMMUDIRTY_SIM_DEV_EMULATED_IOMMU */
 	int fd;                  /* open cdev fd, or -1 */
-	struct sim_idev *idev;   /* device object while bound, else NULL */
+	/* device (or, emulated, access) object while bound, else NULL */
+	struct sim_idev *idev;
 	struct sim_hwpt *hwpt;   /* current attachment, or NULL */
+	struct sim_ioas *access_ioas; /* emulated: the access's IOAS, or NULL */
+	uint64_t migration_flags; /* 0: no mig_ops */
+	struct sim_devlog *log;  /* NULL: no log_ops */
 	int group_fd;            /* open group fd, or -1 */
 	/* Device fds from VFIO_GROUP_GET_DEVICE_FD. They hold the group file
 	 * open, as in the kernel: the group is released when both are gone. */
@@ -73,6 +83,7 @@ enum sim_obj_type {
 	SIM_OBJ_IOAS,
 	SIM_OBJ_HWPT,
 	SIM_OBJ_DEVICE,
+	SIM_OBJ_ACCESS,          /* an emulated device's iommufd_access */
 };
 
 struct sim_obj {
@@ -124,9 +135,32 @@ struct sim_hwpt {
 	unsigned int users;      /* devices attached */
 };
 
+/* A bound device: SIM_OBJ_DEVICE, or SIM_OBJ_ACCESS when emulated. */
 struct sim_idev {
 	struct sim_obj obj;
 	struct sim_dev *dev;
+};
+
+/* ---- device DMA logging (a vfio_log_ops driver) ---- */
+
+struct sim_span {            /* inclusive */
+	uint64_t first;
+	uint64_t last;
+};
+
+struct sim_devlog {
+	/* what the device can do (add_vfio_device opts) */
+	uint32_t max_ranges;     /* 1..256 */
+	uint64_t fixed_page;     /* 0: the page size asked, rounded up */
+	uint64_t max_span;       /* 0: no limit */
+	/* state between START and STOP */
+	bool started;
+	unsigned int shift;      /* log page = 1 << shift */
+	struct sim_span *ranges; /* bytes, copied at START, sorted */
+	size_t nr_ranges;
+	/* logged log pages: indices, sorted, disjoint, never adjacent */
+	struct sim_span *ext;
+	size_t nr_ext, cap_ext;
 };
 
 struct sim_ictx {
@@ -175,6 +209,7 @@ struct iommudirty_sim {
 int sim_grow(void *arrp, size_t *cap, size_t need, size_t elem);
 struct sim_fd *sim_fd_find(struct iommudirty_sim *sim, int fd);
 int sim_fd_new(struct iommudirty_sim *sim, enum sim_fd_kind kind, void *p);
+int sim_dev_register(struct iommudirty_sim *sim, struct sim_dev *dev);
 
 /* type1.c: the type1 container, groups, and devices opened through them */
 #define SIM_TYPE1_MAX_BITMAP (256ull << 20) /* DIRTY_BITMAP_SIZE_MAX */
@@ -215,6 +250,8 @@ int sim_vfio_ioctl(struct iommudirty_sim *sim, struct sim_dev *dev,
 
 /* ioas.c: IOAS, areas, IOVA allocation, DMA translation */
 bool sim_ioas_has_hwpts(struct sim_ictx *ictx, const struct sim_ioas *ioas);
+bool sim_ioas_has_access(const struct iommudirty_sim *sim, const struct sim_ioas *ioas);
+int sim_ioas_check_access(const struct sim_ioas *ioas);
 uint64_t sim_ioas_alignment(struct iommudirty_sim *sim, const struct sim_ioas *ioas);
 int sim_ioas_check_domain(struct iommudirty_sim *sim, const struct sim_ioas *ioas,
 			  const struct sim_iommu *iommu);
@@ -227,6 +264,16 @@ int sim_ioctl_ioas_unmap(struct iommudirty_sim *sim, struct sim_ictx *ictx, void
 int sim_ioctl_ioas_copy(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
 int sim_dma_write(struct iommudirty_sim *sim, struct sim_dev *dev,
 		  uint64_t iova, uint64_t length, const void *data);
+int sim_access_write(struct iommudirty_sim *sim, struct sim_dev *dev,
+		     uint64_t iova, uint64_t length, const void *data);
+
+/* devlog.c: VFIO_DEVICE_FEATURE (migration, DMA logging), the device's log */
+#define SIM_ACCESS_ALIGN 4096ull /* a pinning access's iova_alignment */
+int sim_devlog_feature(struct iommudirty_sim *sim, struct sim_dev *dev, void *arg);
+void sim_devlog_stop(struct sim_dev *dev);
+void sim_devlog_free(struct sim_dev *dev);
+int sim_devlog_prepare(struct sim_dev *dev);
+void sim_devlog_mark(struct sim_dev *dev, uint64_t first, uint64_t last);
 
 /* dirty.c: IOPTE layout, dirty bits, the two dirty ioctls */
 void sim_area_free(struct sim_area *area);

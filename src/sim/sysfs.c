@@ -3,7 +3,8 @@
  * The sim's sysfs, as the library reads it through readlink / dir_entry:
  * each sim device is a PCI function bound to vfio-pci, alone in IOMMU group
  * index + 1, with its cdev under vfio-dev/ (unless the kernel has no cdevs).
- * Only the sim's own devices answer; every other path is -ENOENT.
+ * Only the sim's own devices answer; every other path is -ENOENT. An
+ * emulated-IOMMU device (an mdev) has no entry here: no BDF, no group.
  */
 #include <stdio.h>
 
@@ -45,6 +46,9 @@ static int find_dev(const struct iommudirty_sim *sim, const char *path,
 	for (int i = 0; i < sim->nr_devs; i++) {
 		char b[16];
 
+		/* An mdev is no PCI function. */
+		if (sim->devs[i]->emulated)
+			continue;
 		if (!sim_dev_bdf(i, b, sizeof(b)) && !strcmp(b, bdf))
 			return i;
 	}
@@ -65,7 +69,8 @@ static int find_group(const struct iommudirty_sim *sim, const char *path)
 		return -1;
 	for (; *p >= '0' && *p <= '9' && g <= sim->nr_devs; p++)
 		g = g * 10 + (*p - '0');
-	if (strcmp(p, "/devices") || g > sim->nr_devs)
+	if (strcmp(p, "/devices") || g > sim->nr_devs ||
+	    sim->devs[g - 1]->emulated)
 		return -1;
 	return (int)g - 1;
 }
@@ -142,6 +147,8 @@ IOMMUDIRTY_API int iommudirty_sim_device_bdf(struct iommudirty_sim *sim,
 	pthread_mutex_lock(&sim->lock);
 	if (device < 0 || device >= sim->nr_devs)
 		ret = -EINVAL;
+	else if (sim->devs[device]->emulated)
+		ret = -ENODEV; /* an mdev has no PCI address */
 	else
 		ret = sim_dev_bdf(device, buf, len);
 	pthread_mutex_unlock(&sim->lock);

@@ -200,7 +200,10 @@ void sim_group_close(struct iommudirty_sim *sim, struct sim_dev *dev)
 void sim_group_dev_close(struct iommudirty_sim *sim, struct sim_dev *dev)
 {
 	(void)sim;
-	dev->group_dev_fds--;
+	/* The last device fd closes the device: the driver's close_device
+	 * stops DMA logging. */
+	if (!--dev->group_dev_fds)
+		sim_devlog_stop(dev);
 	group_release(dev);
 }
 
@@ -707,16 +710,15 @@ int sim_group_ioctl(struct iommudirty_sim *sim, struct sim_dev *dev,
 	return -ENOTTY;
 }
 
-/* A group-opened device fd: no iommufd ioctls, and vfio-pci's own ioctls
- * are not modelled. */
+/* A group-opened device fd: no iommufd ioctls, the core's device
+ * features, and vfio-pci's own ioctls are not modelled. */
 int sim_group_dev_ioctl(struct iommudirty_sim *sim, struct sim_dev *dev,
 			unsigned long req, void *arg)
 {
-	(void)sim;
-	(void)dev;
-	(void)arg;
 	if (req == VFIO_DEVICE_BIND_IOMMUFD)
 		return -EINVAL;
+	if (req == VFIO_DEVICE_FEATURE)
+		return sim_devlog_feature(sim, dev, arg);
 	return -ENOTTY;
 }
 
@@ -730,6 +732,7 @@ int sim_type1_dma_write(struct iommudirty_sim *sim, struct sim_dev *dev,
 	struct sim_container *c = dev->container;
 	uint64_t last = iova + (length - 1), x = iova;
 	size_t first, i;
+	int ret;
 
 	(void)sim;
 	if (!c || !c->type)
@@ -749,6 +752,9 @@ int sim_type1_dma_write(struct iommudirty_sim *sim, struct sim_dev *dev,
 			break;
 		x = d->iova + d->size;
 	}
+	ret = sim_devlog_prepare(dev);
+	if (ret)
+		return ret;
 	for (size_t k = first; data && k <= i; k++) {
 		const struct sim_dma *d = &c->dmas[k];
 		uint64_t s = MAX(iova, d->iova);
@@ -757,5 +763,6 @@ int sim_type1_dma_write(struct iommudirty_sim *sim, struct sim_dev *dev,
 		memcpy((void *)(uintptr_t)(d->vaddr + (s - d->iova)),
 		       (const uint8_t *)data + (s - iova), e - s + 1);
 	}
+	sim_devlog_mark(dev, iova, last);
 	return 0;
 }

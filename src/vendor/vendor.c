@@ -16,17 +16,18 @@ void caps_add_reason(struct iommudirty_caps *caps, uint32_t reason)
 		caps->reasons[caps->nr_reasons++] = reason;
 }
 
-IOMMUDIRTY_API int iommudirty_decode_hw_info(uint32_t type, const void *data,
-					     uint32_t len, uint64_t kernel_caps,
-					     struct iommudirty_caps *caps)
+/* 0.1's struct ended at __reserved2. */
+#define CAPS_MIN_SZ (offsetof(struct iommudirty_caps, __reserved2) + sizeof(uint32_t))
+
+static void decode(uint32_t type, const void *data, uint32_t len,
+		   uint64_t kernel_caps, struct iommudirty_caps *caps)
 {
 	const struct vendor_ops *ops = NULL;
 
-	if (!caps || caps->sz < sizeof(*caps) || (!data && len))
-		return ret_err(-EINVAL);
 	memset(caps, 0, sizeof(*caps));
 	caps->sz = sizeof(*caps);
 	caps->decoded_dirty = -1;
+	caps->dma_logging = -1;
 	caps->dirty = !!(kernel_caps & IOMMUDIRTY_HW_CAP_DIRTY_TRACKING);
 	for (size_t i = 0; i < ARRAY_SIZE(vendors); i++)
 		if (vendors[i]->hw_info_type == type && type != IOMMUDIRTY_HW_INFO_NONE)
@@ -43,20 +44,48 @@ IOMMUDIRTY_API int iommudirty_decode_hw_info(uint32_t type, const void *data,
 		caps_add_reason(caps, IOMMUDIRTY_REASON_KERNEL_NO_CAP);
 	if (caps->decoded_dirty >= 0 && caps->decoded_dirty != caps->dirty)
 		caps_add_reason(caps, IOMMUDIRTY_REASON_DECODE_DISAGREES);
-	if (caps->dirty) {
-		/* The kernel's bit is the truth: register reasons that would
-		 * say "no" are kept only as the disagreement above explains. */
-	}
+}
+
+/* Fill the caller's struct up to its size (an older, shorter one too). */
+static void copy_caps(const struct iommudirty_caps *from, struct iommudirty_caps *to)
+{
+	size_t sz = MIN(to->sz, sizeof(*to));
+
+	memcpy((char *)to + sizeof(to->sz), (const char *)from + sizeof(to->sz),
+	       sz - sizeof(to->sz));
+}
+
+IOMMUDIRTY_API int iommudirty_decode_hw_info(uint32_t type, const void *data,
+					     uint32_t len, uint64_t kernel_caps,
+					     struct iommudirty_caps *caps)
+{
+	struct iommudirty_caps c;
+
+	if (!caps || caps->sz < CAPS_MIN_SZ || (!data && len))
+		return ret_err(-EINVAL);
+	decode(type, data, len, kernel_caps, &c);
+	copy_caps(&c, caps);
 	return 0;
 }
 
 IOMMUDIRTY_API int iommudirty_device_caps(const struct iommudirty_device *dev,
 					  struct iommudirty_caps *caps)
 {
-	if (!dev)
+	struct iommudirty_caps c;
+
+	if (!dev || !caps || caps->sz < CAPS_MIN_SZ)
 		return ret_err(-EINVAL);
-	return iommudirty_decode_hw_info(dev->hw.type, dev->hw.data, dev->hw.data_len,
-					 dev->hw.capabilities, caps);
+	decode(dev->hw.type, dev->hw.data, dev->hw.data_len, dev->hw.capabilities, &c);
+	if (dev->emulated) {
+		/* No IOMMU to decode: say that, not "no registers". */
+		c.nr_reasons = 0;
+		c.emulated_iommu = 1;
+		caps_add_reason(&c, IOMMUDIRTY_REASON_EMULATED_IOMMU);
+	}
+	c.dma_logging = dev->dma_logging;
+	c.migration_flags = dev->migration_flags;
+	copy_caps(&c, caps);
+	return 0;
 }
 
 IOMMUDIRTY_API const char *iommudirty_vendor_str(uint32_t vendor)
@@ -101,6 +130,20 @@ IOMMUDIRTY_API const char *iommudirty_reason_str(uint32_t reason)
 	case IOMMUDIRTY_REASON_TYPE1_NO_MIGRATION: return "type1: no dirty page tracking (no CAP_MIGRATION; e.g. iommufd's compat container)";
 	case IOMMUDIRTY_REASON_TYPE1_FAILED: return "type1: a kernel call failed (see the log)";
 	case IOMMUDIRTY_REASON_TYPE1_CONSERVATIVE: return "type1: no hardware dirty bits: every mapped page is reported dirty on every read";
+	case IOMMUDIRTY_REASON_NO_DMA_LOGGING: return "device: no VFIO device DMA logging (its driver has no log ops)";
+	case IOMMUDIRTY_REASON_EMULATED_IOMMU: return "device: emulated IOMMU (an mdev): no IOMMU of its own, its only source is its DMA log";
+	case IOMMUDIRTY_REASON_POLICY: return "source: usable, but the tracker's policy prefers the one chosen";
+	case IOMMUDIRTY_REASON_NOT_ALL_LOG: return "source: all-or-nothing policy and some device has no DMA logging";
+	case IOMMUDIRTY_REASON_UNTRACKED_WRITER: return "source: none: an untracked DMA writer, every page it can write is reported dirty on every read";
+	case IOMMUDIRTY_REASON_LOG_START_FAILED: return "device log: the device refused DMA_LOGGING_START (see the log)";
+	case IOMMUDIRTY_REASON_LOG_RANGES_MERGED: return "device log: ranges merged to fit the device's limit (unmapped gaps inside are logged too)";
+	case IOMMUDIRTY_REASON_LOG_UNTRACKED_MAPPING: return "device log: a mapping lies outside the ranges given at START: it is reported dirty on every read";
+	case IOMMUDIRTY_REASON_FORCED: return "source: the VMM forced another source for this device";
+	case IOMMUDIRTY_REASON_NO_DEVICE_FD: return "device: no device fd: its DMA log cannot be reached";
+	case IOMMUDIRTY_REASON_NEEDS_IOMMUFD: return "source: IOMMU dirty bits need an iommufd tracker";
+	case IOMMUDIRTY_REASON_LOG_REPORT_FAILED: return "device log: a REPORT failed: the device's logged ranges were reported dirty";
+	case IOMMUDIRTY_REASON_NEEDS_TYPE1: return "source: the type1 container's dirty tracking needs a type1 tracker";
+	case IOMMUDIRTY_REASON_PRECISE_ONLY: return "source: refused, the tracker takes precise sources only";
 	default: return "unknown reason";
 	}
 }

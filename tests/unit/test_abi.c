@@ -2,10 +2,12 @@
 /*
  * The ABI is exactly the documented API: the functions the header marks
  * IOMMUDIRTY_API, the version script's global list and the dynamic symbols
- * the shared library exports are one and the same set, and every public
+ * the shared library exports are one and the same set, each symbol in the
+ * version node its doc comment's "Since:" names, and every public
  * declaration has a doc comment saying what it returns, its thread-safety
  * and since when.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,8 +90,25 @@ static void header_syms(struct symset *s)
 
 			if (!strstr(block, s->name[s->n - 1]))
 				fail_msg("%s: doc comment does not name it", s->name[s->n - 1]);
-			if (!strstr(block, "Since:"))
+			char *since = NULL, *v;
+
+			for (v = strstr(block, "Since: "); v; v = strstr(v + 1, "Since: "))
+				since = v + 7;
+			if (!since)
 				fail_msg("%s: doc comment has no Since:", s->name[s->n - 1]);
+			/* Compared as name@version with the map and the .so. */
+			{
+				char *named;
+				size_t vl = strspn(since, "0123456789.");
+
+				if (vl && since[vl - 1] == '.')
+					vl--;
+				if (asprintf(&named, "%s@%.*s", s->name[s->n - 1], (int)vl,
+					     since) < 0)
+					fail_msg("no memory");
+				free(s->name[s->n - 1]);
+				s->name[s->n - 1] = named;
+			}
 			if (!strstr(block, "hread"))
 				fail_msg("%s: doc comment says nothing of thread-safety",
 					 s->name[s->n - 1]);
@@ -110,13 +129,28 @@ static void map_syms(struct symset *s)
 
 	snprintf(path, sizeof(path), "%s/src/libiommudirty.map", env("IOMMUDIRTY_SRC"));
 	text = slurp(path);
-	end = strstr(text, "local:");
-	assert_non_null(end);
-	for (p = strstr(text, "iommudirty_"); p && p < end; p = strstr(p + 1, "iommudirty_")) {
-		size_t len = strcspn(p, ";");
+	/* Each node "IOMMUDIRTY_x.y { global: names; [local: *;] } ..." */
+	for (p = strstr(text, "IOMMUDIRTY_"); p; p = strstr(end, "IOMMUDIRTY_")) {
+		size_t vl = strcspn(p + 11, " {\n\t");
+		char *body = strchr(p, '{'), *close_ = body ? strchr(body, '}') : NULL;
+		char *q;
 
-		add(s, p, len);
-		p += len;
+		assert_non_null(close_);
+		end = close_ + 1;
+		for (q = strstr(body, "iommudirty_"); q && q < close_;
+		     q = strstr(q + 1, "iommudirty_")) {
+			size_t len = strcspn(q, ";");
+			char *named;
+
+			if (asprintf(&named, "%.*s@%.*s", (int)len, q, (int)vl, p + 11) < 0)
+				fail_msg("no memory");
+			add(s, named, strlen(named));
+			free(named);
+			q += len;
+		}
+		/* The parent node named after the closing brace is no node. */
+		if (*end == ' ')
+			end += strcspn(end, ";");
 	}
 	free(text);
 }
@@ -136,11 +170,22 @@ static void so_syms(struct symset *s)
 		if (!name)
 			continue;
 		name++;
-		name[strcspn(name, "\n@")] = 0;
+		name[strcspn(name, "\n")] = 0;
 		/* The version node itself is a defined absolute symbol. */
 		if (!strncmp(name, "IOMMUDIRTY_", 11))
 			continue;
-		add(s, name, strlen(name));
+		{
+			/* name@@IOMMUDIRTY_x.y (default) or name@IOMMUDIRTY_x.y */
+			char *at = strchr(name, '@'), *named;
+			char *ver = at ? strstr(at, "IOMMUDIRTY_") : NULL;
+
+			if (!ver)
+				fail_msg("%s: exported without a symbol version", name);
+			if (asprintf(&named, "%.*s@%s", (int)(at - name), name, ver + 11) < 0)
+				fail_msg("no memory");
+			add(s, named, strlen(named));
+			free(named);
+		}
 	}
 	assert_int_equal(pclose(f), 0);
 }

@@ -482,7 +482,8 @@ static void setup_type1_host(struct fx *f)
 {
 	memset(written, 0, sizeof(written));
 	memset(seen, 0, sizeof(seen));
-	/* Its IOMMU cannot track: auto mode must pick type1. */
+	/* Its IOMMU cannot track: a type1 tracker (forced: auto mode would
+	 * take iommufd with the device as an untracked writer). */
 	assert_int_equal(fx_add_iommu(f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
 	f->sdev[0] = iommudirty_sim_add_device(f->sim, f->iommu[0]);
 	assert_int_equal(iommudirty_sim_device_bdf(f->sim, f->sdev[0], t1_bdf,
@@ -493,7 +494,7 @@ static void setup_type1_host(struct fx *f)
 static int op_type1_new(struct fx *f)
 {
 	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .pci_devices = t1_bdfs,
-			.nr_pci_devices = 1);
+			.nr_pci_devices = 1, .backend = IOMMUDIRTY_BACKEND_TYPE1);
 
 	return iommudirty_tracker_new(f->ctx, &o, &f->t);
 }

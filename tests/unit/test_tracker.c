@@ -294,18 +294,22 @@ static void test_two_hwpts_union(void **state)
 	fx_fini(&f);
 }
 
+/* A precise-only tracker refuses a device whose IOMMU cannot track (and
+ * which has no DMA log); nothing is left behind and the device cannot DMA. */
 static void test_device_that_cannot_track(void **state)
 {
 	struct fx f;
 	struct iommudirty_hw_info hw = { .sz = sizeof(hw) };
 	struct iommudirty_sim_stats st = { .sz = sizeof(st) };
+	struct iommudirty_tracker_info info = { .sz = sizeof(info) };
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, po, .flags = IOMMUDIRTY_TRACKER_PRECISE_ONLY);
 	uint32_t id = 0;
 	uint64_t objs;
 
 	assert_int_equal(fx_init(&f), 0);
 	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
 	assert_int_equal(fx_add_device(&f, 0), 0);
-	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_new(f.ctx, &po, &f.t), 0);
 	assert_int_equal(iommudirty_device_dirty_capable(f.dev[0]), 0);
 	assert_int_equal(iommudirty_device_hw_info(f.dev[0], &hw), 0);
 	assert_int_equal(hw.type, IOMMUDIRTY_HW_INFO_SELFTEST);
@@ -319,6 +323,85 @@ static void test_device_that_cannot_track(void **state)
 	assert_int_equal(st.objects, objs); /* nothing left behind */
 	/* Not attached anywhere: the device cannot DMA. */
 	assert_int_equal(fx_write(&f, 0, 0, 1), -ENODEV);
+	assert_int_equal(iommudirty_tracker_info(f.t, &info), 0);
+	assert_int_equal(info.nr_devices, 0);
+	fx_fini(&f);
+}
+
+static bool si_has(const struct iommudirty_source_info *si, uint32_t r)
+{
+	for (uint32_t i = 0; i < si->nr_reasons; i++)
+		if (si->reasons[i] == r)
+			return true;
+	return false;
+}
+
+/* By default such a device is an untracked DMA writer: attached to the
+ * IOAS, every page it can write reported dirty on every read, the tracker
+ * not precise, and every reason queryable. A tracking device beside it
+ * stays precise on its own. */
+static void test_untracked_writer_is_conservative(void **state)
+{
+	struct fx f;
+	struct iommudirty_tracker_info info = { .sz = sizeof(info) };
+	IOMMUDIRTY_OPTS(iommudirty_source_info, si);
+	uint64_t m[2];
+	uint8_t *mem;
+
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 1);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_add_device(&f, 1), 1);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	assert_int_equal(iommudirty_tracker_info(f.t, &info), 0);
+	assert_int_equal(info.precise, 1);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[1]), 0);
+	assert_int_equal(iommudirty_tracker_info(f.t, &info), 0);
+	assert_int_equal(info.precise, 0);
+	assert_int_equal(info.nr_devices, 2);
+	assert_int_equal(info.nr_conservative, 1);
+	assert_int_equal(iommudirty_tracker_source_info(f.t, 0, &si), 2);
+	assert_int_equal(si.source, IOMMUDIRTY_SOURCE_IOMMU);
+	assert_int_equal(si.precise, 1);
+	assert_int_equal(si.dev_id, iommudirty_device_id(f.dev[0]));
+	assert_true(si_has(&si, IOMMUDIRTY_REASON_NO_DMA_LOGGING));
+	assert_int_equal(iommudirty_tracker_source_info(f.t, 1, &si), 2);
+	assert_int_equal(si.source, IOMMUDIRTY_SOURCE_NONE);
+	assert_int_equal(si.precise, 0);
+	assert_int_equal(si.pci_index, -1);
+	assert_true(si_has(&si, IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK));
+	assert_true(si_has(&si, IOMMUDIRTY_REASON_KERNEL_NO_CAP));
+	assert_true(si_has(&si, IOMMUDIRTY_REASON_NO_DMA_LOGGING));
+	assert_true(si_has(&si, IOMMUDIRTY_REASON_UNTRACKED_WRITER));
+	/* Only one HWPT: the untracked device sits on the IOAS itself. */
+	assert_int_equal(iommudirty_tracker_hwpt_ids(f.t, NULL, 0), 1);
+
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem + MiB / 2, 64 * KiB, 128 * KiB,
+						IOMMUDIRTY_MAP_READ), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	/* The untracked device can write (it is attached) ... */
+	assert_int_equal(fx_write(&f, 1, 3 * PG, 1), 0);
+	/* ... so every writable page is dirty, every time; the read-only
+	 * mapping (pages 32..47) no device can write. */
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(iommudirty_tracker_read(f.t, 0, 64 * PG, PG, m, sizeof(m), 0), 0);
+		assert_int_equal(m[0], 0xffff);
+	}
+	/* Detached: its owed pages stay pending, reported once more. */
+	assert_int_equal(iommudirty_tracker_detach(f.t, f.dev[1]), 0);
+	assert_int_equal(iommudirty_tracker_info(f.t, &info), 0);
+	assert_int_equal(info.nr_devices, 1);
+	assert_int_equal(info.nr_conservative, 0);
+	assert_int_equal(info.precise, 1);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, 64 * PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 0xffff);
+	assert_int_equal(fx_write(&f, 0, 5 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, 64 * PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 1ull << 5); /* precise again */
 	fx_fini(&f);
 }
 
@@ -491,7 +574,46 @@ static void test_bad_input(void **state)
 	assert_int_equal(iommudirty_tracker_unmap(f->t, 0, PG), -ENOENT);
 	assert_int_equal(iommudirty_tracker_unmap_dirty(f->t, 0, MiB, PG, m, sizeof(m), 8), -EINVAL);
 
-	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_flags, .flags = 4);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_flags, .flags = 8);
+	const struct iommudirty_iova_range w_unaligned[] = { { 0x1000, 0x17ff } };
+	const struct iommudirty_iova_range w_backwards[] = { { 0x2000, 0xfff } };
+	const struct iommudirty_iova_range w_top[] = { { 0xfffffffffffff000ull, UINT64_MAX } };
+	const uint32_t bad_src[] = { 5 };
+	const char *const one_bdf[] = { "0000:00:01.0" };
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_policy, .policy = 3);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_win_null, .nr_log_windows = 1);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_win1, .nr_log_windows = 1,
+			.log_windows = w_unaligned);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_win2, .nr_log_windows = 1,
+			.log_windows = w_backwards);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_win3, .nr_log_windows = 1,
+			.log_windows = w_top);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_srcs, .nr_pci_devices = 1,
+			.pci_devices = one_bdf, .pci_sources = bad_src);
+	IOMMUDIRTY_OPTS(iommudirty_attach_opts, bad_att_flags, .flags = 2);
+	IOMMUDIRTY_OPTS(iommudirty_attach_opts, bad_att_src, .source = 5);
+	struct iommudirty_attach_opts bad_att_sz = { .sz = 4 };
+	IOMMUDIRTY_OPTS(iommudirty_source_info, si);
+
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_policy, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_win_null, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_win1, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_win2, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_win3, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &bad_srcs, &t2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_attach_device(f->t, f->dev[0], &bad_att_flags), -EINVAL);
+	assert_int_equal(iommudirty_tracker_attach_device(f->t, f->dev[0], &bad_att_src), -EINVAL);
+	assert_int_equal(iommudirty_tracker_attach_device(f->t, f->dev[0], &bad_att_sz), -EINVAL);
+	assert_int_equal(iommudirty_tracker_attach_device(NULL, f->dev[0], NULL), -EINVAL);
+	assert_int_equal(iommudirty_tracker_attach_device(f->t, NULL, NULL), -EINVAL);
+	assert_int_equal(iommudirty_tracker_source_info(NULL, 0, &si), -EINVAL);
+	assert_int_equal(iommudirty_tracker_source_info(f->t, 0, NULL), -EINVAL);
+	si.sz = 4;
+	assert_int_equal(iommudirty_tracker_source_info(f->t, 0, &si), -EINVAL);
+	si.sz = sizeof(si);
+	assert_int_equal(iommudirty_tracker_source_info(f->t, 99, &si), -ENOENT);
+	assert_string_equal(iommudirty_source_str(IOMMUDIRTY_SOURCE_DEVICE_LOG), "device-log");
+	assert_string_equal(iommudirty_source_str(99), "unknown");
 	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_fd, .flags = IOMMUDIRTY_TRACKER_ADOPT_CONTAINER,
 			.type1_container_fd = -1);
 	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_mix, .flags = IOMMUDIRTY_TRACKER_ADOPT_CONTAINER,
@@ -1117,6 +1239,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_start_twice_keeps_bits, setup_one, teardown),
 		cmocka_unit_test(test_two_hwpts_union),
 		cmocka_unit_test(test_device_that_cannot_track),
+		cmocka_unit_test(test_untracked_writer_is_conservative),
 		cmocka_unit_test_setup_teardown(test_unmap_dirty, setup_one, teardown),
 		cmocka_unit_test(test_huge_iopte_partial_clear),
 		cmocka_unit_test(test_huge_iopte_no_overrun),

@@ -75,12 +75,17 @@ static void host_init(struct host *h, unsigned int sim_flags, unsigned int iommu
 	h->info.sz = sizeof(h->info);
 }
 
-static int host_tracker(struct host *h, uint32_t backend)
+static int host_tracker_flags(struct host *h, uint32_t backend, unsigned int flags)
 {
-	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .backend = backend,
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .backend = backend, .flags = flags,
 			.pci_devices = h->bdfs, .nr_pci_devices = 1, .info = &h->info);
 
 	return iommudirty_tracker_new(h->ctx, &o, &h->t);
+}
+
+static int host_tracker(struct host *h, uint32_t backend)
+{
+	return host_tracker_flags(h, backend, 0);
 }
 
 static bool has_reason(const struct iommudirty_tracker_info *info, uint32_t r)
@@ -121,21 +126,31 @@ static void test_auto_picks_iommufd_when_it_can_track(void **state)
 	host_fini(&h);
 }
 
-/* The device's IOMMU cannot track: type1, conservative, and why. */
+/* The device's IOMMU cannot track and there is no VFIO cdev (so no
+ * iommufd): type1, conservative, and why. */
 static void test_auto_falls_back_to_type1(void **state)
 {
 	struct host h;
 	struct iommudirty_tracker_info info = { .sz = sizeof(info) };
+	IOMMUDIRTY_OPTS(iommudirty_source_info, si);
 	uint64_t m[4];
 
-	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	host_init(&h, IOMMUDIRTY_SIM_NO_CDEV, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
 	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_AUTO), 0);
 	assert_int_equal(iommudirty_tracker_info(h.t, &info), 0);
 	assert_int_equal(info.backend, IOMMUDIRTY_BACKEND_TYPE1);
 	assert_int_equal(info.precise, 0);
-	assert_true(has_reason(&info, IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK));
-	assert_true(has_reason(&info, IOMMUDIRTY_REASON_KERNEL_NO_CAP));
+	assert_int_equal(info.nr_devices, 1);
+	assert_int_equal(info.nr_conservative, 1);
+	assert_true(has_reason(&info, IOMMUDIRTY_REASON_NO_VFIO_CDEV));
 	assert_true(has_reason(&info, IOMMUDIRTY_REASON_TYPE1_CONSERVATIVE));
+	/* Per device: the container, and why not the others. */
+	assert_int_equal(iommudirty_tracker_source_info(h.t, 0, &si), 1);
+	assert_int_equal(si.source, IOMMUDIRTY_SOURCE_TYPE1);
+	assert_int_equal(si.precise, 0);
+	assert_int_equal(si.pci_index, 0);
+	assert_int_equal(si.dev_id, 0);
+	assert_int_equal(iommudirty_tracker_source_info(h.t, 1, &si), -ENOENT);
 	assert_int_equal(info.type1_pgsize, PG);
 	assert_int_equal(info.type1_max_bitmap_bytes, 256 * MiB);
 	assert_int_equal(iommudirty_tracker_ioas_id(h.t), 0);
@@ -289,16 +304,31 @@ static void test_no_backend_can_track(void **state)
 	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_NO_TYPE1_CONTAINER));
 	host_fini(&h);
 
-	/* iommufd's compat container: type1 without dirty tracking. */
+	/* iommufd's compat container: type1 without dirty tracking, and a
+	 * tracker that takes precise sources only. */
 	host_init(&h, IOMMUDIRTY_SIM_TYPE1_COMPAT, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
-	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_AUTO), -EOPNOTSUPP);
+	assert_int_equal(host_tracker_flags(&h, IOMMUDIRTY_BACKEND_AUTO,
+					    IOMMUDIRTY_TRACKER_PRECISE_ONLY), -EOPNOTSUPP);
+	assert_null(h.t);
 	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_DEVICE_CANNOT_TRACK));
+	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_NO_DMA_LOGGING));
+	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_PRECISE_ONLY));
 	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_TYPE1_NO_MIGRATION));
 	host_fini(&h);
 
-	/* Forced iommufd on a device that cannot track. */
+	/* Forced iommufd on a device that cannot track, precise only. */
 	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
-	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_IOMMUFD), -EOPNOTSUPP);
+	assert_int_equal(host_tracker_flags(&h, IOMMUDIRTY_BACKEND_IOMMUFD,
+					    IOMMUDIRTY_TRACKER_PRECISE_ONLY), -EOPNOTSUPP);
+	assert_null(h.t);
+	host_fini(&h);
+
+	/* Forced type1, precise only: the container is conservative. */
+	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	assert_int_equal(host_tracker_flags(&h, IOMMUDIRTY_BACKEND_TYPE1,
+					    IOMMUDIRTY_TRACKER_PRECISE_ONLY), -EOPNOTSUPP);
+	assert_true(has_reason(&h.info, IOMMUDIRTY_REASON_PRECISE_ONLY));
+	assert_null(h.t);
 	host_fini(&h);
 
 	/* Forced iommufd on a host without /dev/iommu. */

@@ -471,13 +471,26 @@ static void test_unknown_type(void **state)
 
 static void test_args(void **state)
 {
-	struct iommudirty_caps c = { .sz = sizeof(c) - 1 };
+	/* 0.1's struct ended at __reserved2: shorter is refused, that size
+	 * is filled and nothing past it is written. */
+	size_t v01 = offsetof(struct iommudirty_caps, __reserved2) + sizeof(uint32_t);
+	struct iommudirty_caps c;
 	struct vtd_regs r = vtd(0, 0, 0);
 
+	memset(&c, 0xa5, sizeof(c));
+	c.sz = v01 - 1;
 	assert_int_equal(iommudirty_decode_hw_info(1, &r, sizeof(r), 0, NULL), -EINVAL);
 	assert_int_equal(iommudirty_decode_hw_info(1, &r, sizeof(r), 0, &c), -EINVAL);
 	assert_int_equal(errno, EINVAL);
+	c.sz = v01;
+	assert_int_equal(iommudirty_decode_hw_info(1, &r, sizeof(r), 0, &c), 0);
+	assert_int_equal(c.vendor, IOMMUDIRTY_VENDOR_INTEL_VTD);
+	assert_int_equal(c.dma_logging, (int32_t)0xa5a5a5a5);
+	assert_int_equal(c.migration_flags, 0xa5a5a5a5a5a5a5a5ull);
 	c.sz = sizeof(c);
+	assert_int_equal(iommudirty_decode_hw_info(1, &r, sizeof(r), 0, &c), 0);
+	assert_int_equal(c.dma_logging, -1); /* not a device: unknown */
+	assert_int_equal(c.migration_flags, 0);
 	assert_int_equal(iommudirty_decode_hw_info(1, NULL, 4, 0, &c), -EINVAL);
 	/* Unknown capability bits are ignored; only DIRTY_TRACKING counts. */
 	assert_int_equal(iommudirty_decode_hw_info(1, &r, sizeof(r), ~K_DIRTY, &c), 0);
@@ -583,7 +596,12 @@ static void test_sim_vtd_refused(void **state)
 		     IOMMUDIRTY_REASON_KERNEL_NO_CAP, 0);
 	assert_int_equal(c.pgsize_bitmap, SZ_4K | SZ_2M | SZ_1G);
 
-	assert_int_equal(fx_tracker(&f), 0);
+	{
+		IOMMUDIRTY_OPTS(iommudirty_tracker_opts, po,
+				.flags = IOMMUDIRTY_TRACKER_PRECISE_ONLY);
+
+		assert_int_equal(iommudirty_tracker_new(f.ctx, &po, &f.t), 0);
+	}
 	logbuf[0] = 0;
 	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[d]), -EOPNOTSUPP);
 	assert_int_equal(iommudirty_tracker_hwpt_ids(f.t, NULL, 0), 0);
