@@ -35,11 +35,23 @@ int fx_add_iommu(struct fx *f, uint64_t pgsize_bitmap, unsigned int sim_flags)
 	return f->niommu++;
 }
 
+static int open_and_bind(struct fx *f, int i, int ret);
+
 int fx_add_device(struct fx *f, int iommu)
 {
-	int i = f->ndev, ret;
+	return open_and_bind(f, f->ndev, iommudirty_sim_add_device(f->sim, f->iommu[iommu]));
+}
 
-	ret = iommudirty_sim_add_device(f->sim, f->iommu[iommu]);
+int fx_add_vfio_device(struct fx *f, int iommu, const struct iommudirty_sim_device_opts *opts)
+{
+	struct iommudirty_sim_device_opts o = *opts;
+
+	o.iommu = iommu >= 0 ? f->iommu[iommu] : 0;
+	return open_and_bind(f, f->ndev, iommudirty_sim_add_vfio_device(f->sim, &o));
+}
+
+static int open_and_bind(struct fx *f, int i, int ret)
+{
 	if (ret < 0)
 		return ret;
 	f->sdev[i] = ret;

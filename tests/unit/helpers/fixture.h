@@ -35,6 +35,9 @@ int fx_init(struct fx *f);
 int fx_add_iommu(struct fx *f, uint64_t pgsize_bitmap, unsigned int sim_flags);
 /* Add a device behind fx iommu #i, open and bind it. Returns its index. */
 int fx_add_device(struct fx *f, int iommu);
+/* Add a sim device with opts (DMA logging, migration, emulated IOMMU)
+ * behind fx iommu #iommu (-1: none needed), open and bind it. */
+int fx_add_vfio_device(struct fx *f, int iommu, const struct iommudirty_sim_device_opts *opts);
 /* Tracker with default opts (if none yet). */
 int fx_tracker(struct fx *f);
 /* Reserve len bytes of RAM aligned to align (mmap, touched lazily). */
