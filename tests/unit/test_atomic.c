@@ -35,8 +35,15 @@ static uint64_t *bm(void)
 /* Two IOMMUs (the second with 2 MiB IOPTEs), three devices, mappings over
  * [0, 8 MiB): 1 MiB each, but one of 2 MiB at [2 MiB, 4 MiB) (the range
  * taken away, a huge IOPTE for the second IOMMU), a hole at [6, 7) MiB. */
-static void setup(struct fx *f)
+/* With a fourth device that logs its own DMA (behind an IOMMU that cannot
+ * track): the mixed setup. */
+#define LOG_DEV 3
+
+static void setup_with(struct fx *f, bool with_log)
 {
+	static const struct iommudirty_sim_device_opts logging = {
+		.sz = sizeof(logging), .flags = IOMMUDIRTY_SIM_DEV_DMA_LOGGING,
+	};
 	uint8_t *mem;
 
 	assert_int_equal(fx_init(f), 0);
@@ -45,8 +52,12 @@ static void setup(struct fx *f)
 	assert_int_equal(fx_add_device(f, 0), 0);
 	assert_int_equal(fx_add_device(f, 1), 1);
 	assert_int_equal(fx_add_device(f, 0), 2);
+	if (with_log) {
+		assert_int_equal(fx_add_iommu(f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 2);
+		assert_int_equal(fx_add_vfio_device(f, 2, &logging), LOG_DEV);
+	}
 	assert_int_equal(fx_tracker(f), 0);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < f->ndev; i++)
 		assert_int_equal(iommudirty_tracker_attach(f->t, f->dev[i]), 0);
 	mem = fx_mem(f, 8 * MiB, 2 * MiB);
 	for (int i = 0; i < 8; i++)
@@ -56,6 +67,11 @@ static void setup(struct fx *f)
 								IOMMUDIRTY_MAP_READ |
 								IOMMUDIRTY_MAP_WRITE), 0);
 	assert_int_equal(iommudirty_tracker_start(f->t), 0);
+}
+
+static void setup(struct fx *f)
+{
+	setup_with(f, false);
 }
 
 static void test_write_protect_then_unmap(void **state)
@@ -178,15 +194,22 @@ static void *writer(void *arg)
 
 /* Run the operation while writers hammer the range and the rest; then
  * check the guarantee with exact per-page accounting. */
-static void race_once(unsigned int seed, bool atomic_op)
+enum race_mode {
+	RACE_ATOMIC,        /* write_protect, IOMMU devices writing */
+	RACE_ATOMIC_MIXED,  /* write_protect, an IOMMU and a logging device */
+	RACE_CHEAP_LOG,     /* plain unmap_dirty, the logging device writing */
+};
+
+static void race_once(unsigned int seed, enum race_mode mode)
 {
+	bool atomic_op = mode != RACE_CHEAP_LOG;
 	struct fx f;
 	struct race r[4];
 	pthread_t th[4];
 	uint64_t *m = bm(), *seen = bm(), *after = bm();
 	int ret;
 
-	setup(&f);
+	setup_with(&f, mode != RACE_ATOMIC);
 	atomic_store(&op_returned, false);
 	/* Reset the slate: read-and-clear everything. */
 	assert_int_equal(iommudirty_tracker_read(f.t, 0, 8 * MiB, PG, seen,
@@ -202,6 +225,8 @@ static void race_once(unsigned int seed, bool atomic_op)
 		 * so keep it out of the exact accounting. */
 		if (r[i].dev == 1)
 			r[i].dev = 0;
+		if (mode == RACE_CHEAP_LOG || (mode == RACE_ATOMIC_MIXED && i % 2))
+			r[i].dev = LOG_DEV;
 		assert_int_equal(pthread_create(&th[i], NULL, writer, &r[i]), 0);
 	}
 	if (atomic_op)
@@ -213,7 +238,7 @@ static void race_once(unsigned int seed, bool atomic_op)
 	atomic_store(&op_returned, true);
 	assert_int_equal(ret, 0);
 	/* (1) from now on the range cannot be written. */
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < f.ndev; i++)
 		assert_int_equal(fx_write(&f, i, (RANGE_FIRST + 7) * PG, 1), -EFAULT);
 	for (int i = 0; i < 4; i++)
 		atomic_store(&r[i].stop, true);
@@ -266,7 +291,23 @@ static void race_once(unsigned int seed, bool atomic_op)
 static void test_race_atomic_never_loses(void **state)
 {
 	for (unsigned int seed = 1; seed <= 25; seed++)
-		race_once(seed, true);
+		race_once(seed, RACE_ATOMIC);
+}
+
+/* Mixed sources: the IOMMU device is moved, the logging one fenced by the
+ * same move and its log read after it. */
+static void test_race_atomic_mixed_never_loses(void **state)
+{
+	for (unsigned int seed = 1; seed <= 15; seed++)
+		race_once(seed, RACE_ATOMIC_MIXED);
+}
+
+/* A device that logs needs no atomic path: the cheap unmap, then REPORT,
+ * loses nothing it wrote. */
+static void test_race_cheap_log_never_loses(void **state)
+{
+	for (unsigned int seed = 1; seed <= 15; seed++)
+		race_once(seed, RACE_CHEAP_LOG);
 }
 
 /* The cheap path, with a device write forced between its read and its
@@ -277,6 +318,7 @@ struct forced {
 	unsigned long when; /* the request to act before */
 	int wrote;          /* the write's result */
 	bool armed;
+	int dev;            /* the writer */
 };
 
 static void force_write(void *user, int fd, unsigned long request)
@@ -287,7 +329,27 @@ static void force_write(void *user, int fd, unsigned long request)
 	if (!fw->armed || request != fw->when)
 		return;
 	fw->armed = false;
-	fw->wrote = fx_write(fw->f, 0, (RANGE_FIRST + 5) * PG, 1);
+	fw->wrote = fx_write(fw->f, fw->dev, (RANGE_FIRST + 5) * PG, 1);
+}
+
+/* The same forced write by the logging device on the cheap path: the
+ * unmap-then-REPORT order reports it. */
+static void test_cheap_path_reports_a_logged_racing_write(void **state)
+{
+	struct fx f;
+	uint64_t *m = bm();
+	struct forced fw = { .f = &f, .when = IOMMU_IOAS_UNMAP, .armed = true, .wrote = 1,
+			     .dev = LOG_DEV };
+
+	setup_with(&f, true);
+	assert_int_equal(iommudirty_sim_set_hook(f.sim, force_write, &fw), 0);
+	assert_int_equal(iommudirty_tracker_unmap_dirty(f.t, 2 * MiB, 2 * MiB, PG, m,
+							iommudirty_bitmap_size(2 * MiB, PG), 0), 0);
+	assert_int_equal(fw.wrote, 0);
+	assert_true(fx_test_bit(m, 5));
+	iommudirty_sim_set_hook(f.sim, NULL, NULL);
+	free(m);
+	fx_fini(&f);
 }
 
 static void test_cheap_path_loses_a_racing_write(void **state)
@@ -537,6 +599,9 @@ int main(void)
 		cmocka_unit_test(test_cheap_path_loses_a_racing_write),
 		cmocka_unit_test(test_atomic_path_reports_it),
 		cmocka_unit_test(test_race_atomic_never_loses),
+		cmocka_unit_test(test_race_atomic_mixed_never_loses),
+		cmocka_unit_test(test_race_cheap_log_never_loses),
+		cmocka_unit_test(test_cheap_path_reports_a_logged_racing_write),
 		cmocka_unit_test(test_vmm_attached_devices),
 		cmocka_unit_test(test_adopted_objects_refused),
 		cmocka_unit_test(test_failed_move_keeps_twin_writes),
