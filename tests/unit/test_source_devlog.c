@@ -602,6 +602,69 @@ static void test_emulated_iommu_device(void **state)
 	fx_fini(&f);
 }
 
+/* A type1 tracker: the logging device reads its log through its group
+ * device fd, the container tracks only for the device that has nothing
+ * else (and is conservative, as type1 is). */
+static void test_type1_with_a_log(void **state)
+{
+	struct fx f;
+	struct iommudirty_tracker_info info = { .sz = sizeof(info) };
+	char bdf[2][16];
+	const char *bdfs[2] = { bdf[0], bdf[1] };
+	int dev[2];
+	uint64_t m[1];
+	uint8_t *mem;
+
+	(void)state;
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
+	{
+		struct iommudirty_sim_device_opts o = logging;
+
+		o.iommu = f.iommu[0];
+		dev[0] = iommudirty_sim_add_vfio_device(f.sim, &o);
+	}
+	dev[1] = iommudirty_sim_add_device(f.sim, f.iommu[0]);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(iommudirty_sim_device_bdf(f.sim, dev[i], bdf[i], 16), 0);
+	mem = fx_mem(&f, MiB, PG);
+	for (int n = 1; n <= 2; n++) {
+		IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .backend = IOMMUDIRTY_BACKEND_TYPE1,
+				.pci_devices = bdfs, .nr_pci_devices = (uint32_t)n);
+		struct iommudirty_source_info si;
+
+		assert_int_equal(iommudirty_tracker_new(f.ctx, &o, &f.t), 0);
+		si = source(&f, 0);
+		assert_int_equal(si.source, IOMMUDIRTY_SOURCE_DEVICE_LOG);
+		assert_true(si_has(&si, IOMMUDIRTY_REASON_NEEDS_IOMMUFD));
+		assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0,
+							IOMMUDIRTY_MAP_WRITE), 0);
+		assert_int_equal(iommudirty_tracker_start(f.t), 0);
+		assert_int_equal(iommudirty_sim_dma_write(f.sim, dev[0], 4 * PG, 1, NULL), 0);
+		assert_int_equal(iommudirty_tracker_read(f.t, 0, 16 * PG, PG, m, sizeof(m), 0), 0);
+		assert_int_equal(iommudirty_tracker_info(f.t, &info), 0);
+		if (n == 1) {
+			/* The log alone: exact, and precise. */
+			assert_int_equal(m[0], 1ull << 4);
+			assert_int_equal(info.precise, 1);
+		} else {
+			assert_int_equal(source(&f, 1).source, IOMMUDIRTY_SOURCE_TYPE1);
+			assert_int_equal(m[0], 0xffff);
+			assert_int_equal(info.precise, 0);
+			assert_int_equal(info.nr_conservative, 1);
+		}
+		/* The kernel's atomic unmap for type1, the log after it. */
+		assert_int_equal(iommudirty_sim_dma_write(f.sim, dev[0], 9 * PG, 1, NULL), 0);
+		assert_int_equal(iommudirty_tracker_unmap_dirty(f.t, 0, 64 * KiB, PG, m,
+								sizeof(m), 0), 0);
+		assert_int_equal(m[0], n == 1 ? 1ull << 9 : 0xffff);
+		assert_int_equal(iommudirty_sim_dma_write(f.sim, dev[0], 9 * PG, 1, NULL), -EFAULT);
+		iommudirty_tracker_free(f.t);
+		f.t = NULL;
+	}
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -618,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_report_failure),
 		cmocka_unit_test(test_detach_drains_log),
 		cmocka_unit_test(test_emulated_iommu_device),
+		cmocka_unit_test(test_type1_with_a_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
