@@ -219,6 +219,12 @@ int for_each_mapped_run(struct iommudirty_tracker *t, size_t first, size_t last,
  * neighbours (over-reporting is safe, memory is not free). */
 void pending_normalize(struct iommudirty_tracker *t);
 void pending_add_range(struct iommudirty_tracker *t, uint64_t start, uint64_t end);
+/* Forget pending bits of [start, end). */
+void pending_drop(struct iommudirty_tracker *t, uint64_t start, uint64_t end);
+/* Mark pending bits of [iova, end) in the caller's bitmap; with clear,
+ * forget them. */
+void pending_report(struct iommudirty_tracker *t, uint64_t iova, uint64_t end,
+		    uint64_t page_size, uint64_t *bitmap, bool clear);
 /* Note a capability or choice reason in t->info (no duplicates). */
 void info_add_reason(struct iommudirty_tracker_info *info, uint32_t reason);
 void refresh_alignment(struct iommudirty_tracker *t);
@@ -271,6 +277,18 @@ int iommufd_backend_init(struct iommudirty_tracker *t,
 /* iommufd: whether HWPT h must track (a device reads through it, or the
  * VMM's). */
 bool hwpt_wanted(const struct iommudirty_tracker *t, const struct hwpt *h);
+/* iommufd: owned, and no device (ours or the VMM's) on it. */
+bool hwpt_unused(const struct hwpt *h);
+/* iommufd: read [a, b) of the run of mappings [mi, mj), widened so that
+ * no kernel read cuts an IOPTE. */
+int iommufd_read_run(const struct read_req *r, uint64_t a, uint64_t b,
+		     size_t mi, size_t mj);
+/* The largest page size <= ps that both ends are aligned to. */
+uint64_t fit_page(uint64_t ps, uint64_t s, uint64_t e);
+/* iommufd_move.c: write-protect by moving the devices to twin HWPTs. */
+int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
+			  uint64_t len, uint64_t ps, uint64_t *bitmap,
+			  size_t first, size_t last);
 int type1_backend_init(struct iommudirty_tracker *t,
 		       const struct iommudirty_tracker_opts *opts);
 
