@@ -509,17 +509,24 @@ struct iommudirty_tracker_opts {
  * on iommufd, or a type1 container (opened or adopted).
  * Backend choice: IOMMUDIRTY_BACKEND_IOMMUFD and _TYPE1 force one.
  * AUTO picks iommufd when the context has an iommufd and every device in
- * opts.pci_devices has a VFIO cdev and an IOMMU that can track; otherwise
- * type1 when a TYPE1v2 container with dirty tracking (CAP_MIGRATION) can be
- * set up for them; otherwise it fails with every reason (opts.info, and
- * the log). AUTO with no pci_devices means iommufd.
+ * opts.pci_devices has a VFIO cdev (and, with PRECISE_ONLY, a precise
+ * source); otherwise type1 when a TYPE1v2 container with dirty tracking
+ * (CAP_MIGRATION) can be set up for them; otherwise it fails with every
+ * reason (opts.info, and the log). AUTO with no pci_devices means iommufd.
+ * Each device then gets its own dirty source (enum iommudirty_source) by
+ * opts.policy or opts.pci_sources: a device whose IOMMU cannot track no
+ * longer sends the whole tracker to type1 (changed in 0.2); it uses its
+ * DMA log, or is an untracked writer reported conservatively.
  * Mappings already present in an adopted IOAS or container are not known
  * to the tracker; declare them with iommudirty_tracker_adopt_mapping().
- * Return: 0 and *out; -EINVAL (NULL, unknown flags or backend, reserved !=
- * 0, bad max_io_page, ADOPT_CONTAINER with ADOPT_IOAS or a negative fd,
- * pci_devices NULL with nr > 0), -ENODEV (iommufd forced, context has
- * none), -EOPNOTSUPP (no backend can track: see opts.info), -ENOENT (no
- * such PCI device or node), -ENOMEM, or the kernel's error. On failure
+ * Return: 0 and *out; -EINVAL (NULL, unknown flags, backend or policy,
+ * reserved != 0, bad max_io_page, ADOPT_CONTAINER with ADOPT_IOAS or a
+ * negative fd, pci_devices NULL with nr > 0, an unknown pci_sources entry,
+ * log_windows NULL with nr > 0, a window not 4 KiB aligned, backwards or
+ * ending at 2^64 - 1), -ENODEV (iommufd forced, context has none),
+ * -EOPNOTSUPP (no backend can track, a forced source a device lacks, or a
+ * conservative device on a PRECISE_ONLY tracker: see opts.info), -ENOENT
+ * (no such PCI device or node), -ENOMEM, or the kernel's error. On failure
  * nothing the call opened or created is left behind.
  * Thread-safe. Since: 0.1
  */
@@ -547,7 +554,10 @@ IOMMUDIRTY_API uint32_t iommudirty_tracker_ioas_id(const struct iommudirty_track
 
 /**
  * iommudirty_tracker_info() - the backend in use, whether its dirty data is
- * precise, and why the other backend was rejected.
+ * precise (1 only when every device's source is precise), how many devices
+ * are conservative, and why the other backend was rejected (plus, since
+ * 0.2, the reasons of conservative devices: UNTRACKED_WRITER,
+ * TYPE1_CONSERVATIVE). Per device: iommudirty_tracker_source_info().
  * @info: caller's struct with sz set; filled up to min(sz, ours).
  * Return: 0, or -EINVAL (NULL, sz too small). Thread-safe. Since: 0.1
  */
@@ -769,18 +779,28 @@ IOMMUDIRTY_API int iommudirty_tracker_iova_ranges(struct iommudirty_tracker *t,
 						  size_t n, uint64_t *alignment);
 
 /**
- * iommudirty_tracker_start() - start dirty tracking on every HWPT. HWPTs
- * already tracking are not sent ENABLE again (the kernel would wipe their
- * dirty bits), so starting a started tracker is a no-op. A fresh start
- * begins from a clean slate.
- * Return: 0; -EINVAL (NULL), -EOPNOTSUPP, or SET_DIRTY_TRACKING's error
- * (HWPTs enabled by this call are turned off again). Thread-safe. Since: 0.1
+ * iommudirty_tracker_start() - start every device's dirty source. Each
+ * device's source is chosen again first (policy, force, what it has).
+ * Device logs get DMA_LOGGING_START with the tracker's ranges (opts.log_windows,
+ * else its mappings), merged to at most 256 and retried with fewer and
+ * wider ranges while the device answers -E2BIG; a device that refuses
+ * falls back to its next source by policy (reason LOG_START_FAILED)
+ * unless its source was forced. HWPTs with a device on the IOMMU source
+ * (and the VMM's) get ENABLE; ones already tracking are not sent it again
+ * (the kernel would wipe their dirty bits), so starting a started tracker
+ * is a no-op. The type1 container's tracking starts unless every device
+ * logs on its own. A fresh start begins from a clean slate.
+ * Return: 0; -EINVAL (NULL), -EOPNOTSUPP (a device has no source it may
+ * use: see iommudirty_tracker_source_info()), or the kernel's error from
+ * SET_DIRTY_TRACKING, DIRTY_PAGES or a forced device's DMA_LOGGING_START
+ * (what this call started is stopped again). Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_start(struct iommudirty_tracker *t);
 
 /**
- * iommudirty_tracker_stop() - stop dirty tracking. Unread bits are lost:
- * read before stopping. Stopping a stopped tracker is a no-op.
+ * iommudirty_tracker_stop() - stop dirty tracking (device logs get
+ * DMA_LOGGING_STOP). Unread bits are lost: read before stopping. Stopping
+ * a stopped tracker is a no-op.
  * Return: 0; -EINVAL (NULL), or the first SET_DIRTY_TRACKING error (the
  * other HWPTs are still turned off). Thread-safe. Since: 0.1
  */
@@ -805,7 +825,11 @@ IOMMUDIRTY_API int iommudirty_tracker_started(const struct iommudirty_tracker *t
  * clearing read is reported (union over the tracker's HWPTs). Pages may be
  * reported dirty conservatively (a huge IO page reports all its pages).
  * No kernel read ever spans a hole; IOVA-adjacent mappings are read with one
- * call per HWPT.
+ * call per HWPT. Since 0.2 the bitmap is the union of the sources of the
+ * tracker's devices: HWPTs, the container, each device log (one REPORT per
+ * logged range per 1 GiB at 4 KiB pages; REPORT reads and clears, so a
+ * NO_CLEAR read keeps what it took for the next read), and every writable
+ * mapped page if a device is an untracked writer.
  * @page_size: a power of two; iova and length must be multiples of it and
  * of the IOAS alignment.
  * @bitmap_bytes: at least iommudirty_bitmap_size(length, page_size).
@@ -814,8 +838,11 @@ IOMMUDIRTY_API int iommudirty_tracker_started(const struct iommudirty_tracker *t
  * flags, tracker not started), -EOVERFLOW, -ERANGE (bitmap too small),
  * -E2BIG (type1: one mapping needs more bitmap than one kernel call may
  * take, type1_max_bitmap_bytes; the kernel cannot read part of a mapping),
- * -ENOMEM, or GET_DIRTY_BITMAP's error (bits read before it are still in
- * the bitmap; with read-and-clear, treat the whole range as dirty).
+ * -ENOMEM, or GET_DIRTY_BITMAP's or DMA_LOGGING_REPORT's error (bits read
+ * before it are still in the bitmap; with read-and-clear, treat the whole
+ * range as dirty). A failed REPORT means the device's log is corrupt: the
+ * part of the range it covered is set in the bitmap, and the device's other
+ * logged ranges are reported dirty by the next reads.
  * Thread-safety: concurrent reads of disjoint ranges into distinct bitmaps
  * are safe; map/unmap wait for reads. Since: 0.1
  */
@@ -850,12 +877,21 @@ IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
  * Replacing an attachment is not hitless on every IOMMU (6.12 VT-d blocks
  * DMA briefly): devices may see transient faults on other mappings.
  * On type1 it is the kernel's unmap with a dirty bitmap (atomic there).
+ * Device logs and untracked writers (0.2): when no HWPT tracks and the
+ * container does not either (every device logs or is NONE), the fence is a
+ * plain unmap, which the mappings then have gone through, and the logs are
+ * read (REPORT) after it: cost independent of the other mappings. With
+ * HWPTs tracking too, devices on the IOAS itself move with the others, and
+ * the logs are read after the move.
  * Arguments and bitmap as iommudirty_tracker_read(); the tracker must be
  * started; @flags must be 0.
  * Return: 0; -EINVAL, -EOVERFLOW, -ERANGE, -E2BIG as for a read; -ENOENT
  * (the range cuts a mapping or holds none); -EOPNOTSUPP (adopted IOAS or HWPT, or a
- * VMM-attached HWPT without opts.replace_fn); -ENOMEM; or the kernel's
- * error, with nothing changed: every device is still on its attachment.
+ * VMM-attached HWPT without opts.replace_fn, or a BY_VMM device not on the
+ * IOMMU source while HWPTs track); -ENOMEM; or the kernel's error, with
+ * nothing changed (every device is still on its attachment), except on the
+ * plain-unmap fence, where runs unmapped before the error stay unmapped
+ * and what their logs hold is kept for the next reads.
  * Thread-safe (waits for reads). Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_write_protect(struct iommudirty_tracker *t,
@@ -879,6 +915,10 @@ IOMMUDIRTY_API int iommudirty_tracker_write_protect(struct iommudirty_tracker *t
  * On type1 the kernel reads and unmaps under one lock (VFIO_IOMMU_UNMAP_DMA
  * with GET_DIRTY_BITMAP), so nothing is missed there, and as everywhere on
  * type1 every page is reported dirty.
+ * Device logs (0.2) are read after the unmap, so for a device whose source
+ * is its log nothing is missed either: the log holds every write made
+ * before the unmap and none can follow it. Untracked writers report every
+ * writable page of the range.
  * Arguments and bitmap as iommudirty_tracker_read(); the tracker must be
  * started.
  * Return: 0; the errors of read and unmap, and with IOMMUDIRTY_UNMAP_ATOMIC
