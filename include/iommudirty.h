@@ -39,7 +39,7 @@ extern "C" {
 #define IOMMUDIRTY_API __attribute__((visibility("default")))
 
 #define IOMMUDIRTY_VERSION_MAJOR 0
-#define IOMMUDIRTY_VERSION_MINOR 1
+#define IOMMUDIRTY_VERSION_MINOR 2
 #define IOMMUDIRTY_VERSION_PATCH 0
 /* True when the headers are at least version maj.min. */
 #define IOMMUDIRTY_CHECK_VERSION(maj, min)                                    \

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +138,11 @@ static void report_into(struct iommudirty_sim *sim, int fd, uint64_t iova,
 {
 	memset(bm, 0, nw * 8);
 	assert_int_equal(report(sim, fd, iova, length, page, bm), 0);
+}
+
+static void fx_set(uint64_t *bm, uint64_t bit)
+{
+	bm[bit / 64] |= 1ull << (bit % 64);
 }
 
 static uint64_t popcount(const uint64_t *bm, size_t nw)
@@ -538,6 +544,12 @@ static void test_start_core_checks(void **state)
 	r[1].iova = BASE + SZ_8K;
 	assert_int_equal(start(h.sim, fd, SZ_4K, r, 2, NULL), 0);
 	assert_int_equal(stop(h.sim, fd), 0);
+	/* One byte in common is an overlap (page_size 1 aligns anything). */
+	r[1] = (struct uapi_vfio_dma_logging_range){ BASE - SZ_4K, SZ_4K + 1 };
+	assert_int_equal(start(h.sim, fd, 1, r, 2, NULL), -EINVAL);
+	r[1].length = SZ_4K;
+	assert_int_equal(start(h.sim, fd, 1, r, 2, NULL), 0);
+	assert_int_equal(stop(h.sim, fd), 0);
 	/* Checked range by range: the first bad one decides. */
 	r[1] = (struct uapi_vfio_dma_logging_range){ BASE, SZ_4K };
 	r[2] = (struct uapi_vfio_dma_logging_range){ -SZ_4K, SZ_4K };
@@ -599,6 +611,14 @@ static void test_start_driver_checks(void **state)
 	assert_int_equal(start(h.sim, lim, SZ_4K, r, 2, NULL), -E2BIG);
 	r[1].iova = BASE + SZ_1M - SZ_4K;
 	assert_int_equal(start(h.sim, lim, SZ_4K, r, 2, NULL), 0);
+	assert_int_equal(stop(h.sim, lim), 0);
+	/* page_size 1: the mask is 0, anything is aligned; a span of one
+	 * byte more than the limit. */
+	assert_int_equal(start1(h.sim, lim, 1, BASE, SZ_1M + 1), -E2BIG);
+	assert_int_equal(start(h.sim, lim, 1,
+			       &(struct uapi_vfio_dma_logging_range){ BASE + 1, SZ_1M },
+			       1, &out), 0);
+	assert_int_equal(out, SZ_4K);
 	assert_int_equal(stop(h.sim, lim), 0);
 
 	/* __reserved is never looked at; the whole control comes back with
@@ -724,6 +744,12 @@ static void test_report_basic(void **state)
 	assert_int_equal(bm[0], 1ull << 2);
 	report_into(h.sim, fd, BASE, SZ_64K, SZ_4K, bm, 1);
 	assert_int_equal(bm[0], 1ull << 10);
+	/* A sub-range out of the middle of one logged run. */
+	assert_int_equal(dev_write(&h, 0, BASE, 11 * SZ_4K), 0);
+	report_into(h.sim, fd, BASE + 3 * SZ_4K, 3 * SZ_4K, SZ_4K, bm, 1);
+	assert_int_equal(bm[0], 0x7);
+	report_into(h.sim, fd, BASE, SZ_64K, SZ_4K, bm, 1);
+	assert_int_equal(bm[0], 0x7c7);
 
 	/* A REPORT iova need not be page aligned: bits count from it. */
 	assert_int_equal(dev_write(&h, 0, BASE + 3 * SZ_4K, 1), 0);
@@ -813,6 +839,77 @@ static void test_report_smaller_page(void **state)
 	assert_int_equal(dev_write(&h, 0, BASE + SZ_4K, 4), 0);
 	report_into(h.sim, fd, BASE, SZ_64K, SZ_4K, bm, 1);
 	assert_int_equal(bm[0], 0xffff);
+	host_fini(&h);
+}
+
+static uint64_t rnd(uint32_t *seed, uint64_t n)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) % n;
+}
+
+/* The log against a plain model: random runs of writes, random sub-range
+ * REPORTs at random report page sizes; every bit exact. Covers the extent
+ * list's merges (left, right, bridging, adjacent, inside) and its clears
+ * (whole, left, right, split). */
+static void test_log_model(void **state)
+{
+	enum { NP = 256 };  /* 4 KiB pages of RAM, all tracked */
+	bool dirty[NP] = { false };
+	uint64_t bm[NP / 64], want[NP / 64];
+	uint32_t seed = 12345;
+	struct host h;
+	int fd;
+	(void)state;
+
+	host_init(&h);
+	fd = h.dfd[add_log_dev(&h)];
+	assert_int_equal(start1(h.sim, fd, SZ_4K, BASE, MEMSZ), 0);
+	for (int it = 0; it < 3000; it++) {
+		uint64_t a = rnd(&seed, NP), n = rnd(&seed, 2) ? 4 : 40;
+
+		n = 1 + rnd(&seed, n);
+		if (a + n > NP)
+			n = NP - a;
+		if (rnd(&seed, 3)) {
+			/* A write from mid-page a to mid-page a + n - 1. */
+			assert_int_equal(dev_write(&h, 0, BASE + a * SZ_4K + 0x10,
+						   (n - 1) * SZ_4K + 1), 0);
+			for (uint64_t i = a; i < a + n; i++)
+				dirty[i] = true;
+			continue;
+		}
+		unsigned int ps = 1u << rnd(&seed, 4); /* report page, in pages */
+
+		a &= ~(uint64_t)(ps - 1);
+		n = ((n + ps - 1) & ~(uint64_t)(ps - 1));
+		if (a + n > NP)
+			n = NP - a;
+		memset(want, 0, sizeof(want));
+		for (uint64_t i = a; i < a + n; i++)
+			if (dirty[i]) {
+				fx_set(want, (i - a) / ps);
+				dirty[i] = false;
+			}
+		report_into(h.sim, fd, BASE + a * SZ_4K, n * SZ_4K, ps * SZ_4K,
+			    bm, ARRAY_SIZE(bm));
+		for (size_t w = 0; w < ARRAY_SIZE(bm); w++)
+			if (bm[w] != want[w])
+				fail_msg("it %d: report [%llu, +%llu) at %u pages: word %zu "
+					 "%#llx, want %#llx", it, (unsigned long long)a,
+					 (unsigned long long)n, ps, w,
+					 (unsigned long long)bm[w],
+					 (unsigned long long)want[w]);
+	}
+	/* What is left, at once. */
+	memset(want, 0, sizeof(want));
+	for (uint64_t i = 0; i < NP; i++)
+		if (dirty[i])
+			fx_set(want, i);
+	report_into(h.sim, fd, BASE, MEMSZ, SZ_4K, bm, ARRAY_SIZE(bm));
+	assert_memory_equal(bm, want, sizeof(bm));
+	report_into(h.sim, fd, BASE, MEMSZ, SZ_4K, bm, ARRAY_SIZE(bm));
+	assert_int_equal(popcount(bm, ARRAY_SIZE(bm)), 0);
 	host_fini(&h);
 }
 
@@ -1258,6 +1355,7 @@ int main(void)
 		cmocka_unit_test(test_report_basic),
 		cmocka_unit_test(test_report_larger_page),
 		cmocka_unit_test(test_report_smaller_page),
+		cmocka_unit_test(test_log_model),
 		cmocka_unit_test(test_sparse_large),
 		cmocka_unit_test(test_stop_restart),
 		cmocka_unit_test(test_close_while_started),

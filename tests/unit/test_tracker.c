@@ -969,7 +969,7 @@ static void test_log_callback(void **state)
 	nlogs = 0;
 	assert_int_equal(iommudirty_tracker_start(f->t), -ENOMEM);
 	assert_int_equal(nlogs, 0);
-	assert_string_equal(iommudirty_version(), "0.1.0");
+	assert_string_equal(iommudirty_version(), "0.2.0");
 	assert_true(IOMMUDIRTY_CHECK_VERSION(0, 1));
 	assert_false(IOMMUDIRTY_CHECK_VERSION(1, 0));
 }
