@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "uapi.h"
 
 #define PG 4096ull
 
@@ -665,6 +666,77 @@ static void test_type1_with_a_log(void **state)
 	fx_fini(&f);
 }
 
+/* Sources forced per PCI device at creation; a device the VMM attached
+ * itself, declared so its writes are not lost. */
+static void test_pci_sources_and_by_vmm(void **state)
+{
+	struct fx f;
+	struct iommudirty_source_info si;
+	char bdf[16];
+	const char *bdfs[1] = { bdf };
+	const uint32_t none[1] = { IOMMUDIRTY_SOURCE_NONE };
+	const uint32_t iommu[1] = { IOMMUDIRTY_SOURCE_IOMMU };
+	IOMMUDIRTY_OPTS(iommudirty_attach_opts, by_vmm, .flags = IOMMUDIRTY_ATTACH_BY_VMM);
+	struct iommudirty_sim_device_opts o = logging;
+	uint64_t m[1];
+	uint8_t *mem;
+	int sdev;
+
+	(void)state;
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
+	o.iommu = f.iommu[0];
+	sdev = iommudirty_sim_add_vfio_device(f.sim, &o);
+	assert_int_equal(iommudirty_sim_device_bdf(f.sim, sdev, bdf, sizeof(bdf)), 0);
+	{
+		IOMMUDIRTY_OPTS(iommudirty_tracker_opts, to, .pci_devices = bdfs,
+				.nr_pci_devices = 1, .pci_sources = iommu);
+
+		/* Its IOMMU cannot track: a forced IOMMU source is refused. */
+		assert_int_equal(iommudirty_tracker_new(f.ctx, &to, &f.t), -EOPNOTSUPP);
+		assert_null(f.t);
+		to.pci_sources = none;
+		assert_int_equal(iommudirty_tracker_new(f.ctx, &to, &f.t), 0);
+	}
+	si = source(&f, 0);
+	assert_int_equal(si.source, IOMMUDIRTY_SOURCE_NONE);
+	assert_int_equal(si.pci_index, 0);
+	assert_true(si_has(&si, IOMMUDIRTY_REASON_FORCED));
+	iommudirty_tracker_free(f.t);
+	f.t = NULL;
+
+	/* The VMM attaches a logging device to the tracker's IOAS itself. */
+	assert_int_equal(fx_add_vfio_device(&f, 0, &logging), 0);
+	assert_int_equal(fx_tracker(&f), 0);
+	{
+		struct uapi_vfio_attach_pt at = { .argsz = sizeof(at),
+						  .pt_id = iommudirty_tracker_ioas_id(f.t) };
+
+		assert_int_equal(iommudirty_sim_ioctl(f.sim, f.fd[0],
+						      VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at), 0);
+	}
+	assert_int_equal(iommudirty_tracker_attach_device(f.t, f.dev[0], &by_vmm), 0);
+	si = source(&f, 0);
+	assert_int_equal(si.source, IOMMUDIRTY_SOURCE_DEVICE_LOG);
+	assert_int_equal(si.flags, IOMMUDIRTY_ATTACH_BY_VMM);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(fx_write(&f, 0, 2 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, 16 * PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 4);
+	/* Forgotten by detach, still attached in the kernel (the VMM's). */
+	assert_int_equal(iommudirty_tracker_detach(f.t, f.dev[0]), 0);
+	assert_int_equal(fx_write(&f, 0, 2 * PG, 1), 0);
+	{
+		struct uapi_vfio_detach_pt dt = { .argsz = sizeof(dt) };
+
+		assert_int_equal(iommudirty_sim_ioctl(f.sim, f.fd[0],
+						      VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt), 0);
+	}
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +754,7 @@ int main(void)
 		cmocka_unit_test(test_detach_drains_log),
 		cmocka_unit_test(test_emulated_iommu_device),
 		cmocka_unit_test(test_type1_with_a_log),
+		cmocka_unit_test(test_pci_sources_and_by_vmm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
