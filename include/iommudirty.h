@@ -1036,19 +1036,31 @@ struct iommudirty_sim_iommu_opts {
 IOMMUDIRTY_API int iommudirty_sim_add_iommu(struct iommudirty_sim *sim,
 					    const struct iommudirty_sim_iommu_opts *opts);
 
-/** iommudirty_sim_add_device() - add a PCI device behind IOMMU @iommu.
+/** iommudirty_sim_add_device() - add a PCI device behind IOMMU @iommu,
+ * without DMA logging or VFIO migration (VFIO_DEVICE_FEATURE: -ENOTTY).
  * Return: its index (>= 0), or -EINVAL (no such IOMMU), -ENOMEM.
  * Thread-safe. Since: 0.1 */
 IOMMUDIRTY_API int iommudirty_sim_add_device(struct iommudirty_sim *sim,
 					     int iommu);
 
 /* The device implements VFIO device DMA logging (DMA_LOGGING_START / STOP /
- * REPORT), with the rules of Linux 6.12's vfio core and a well-behaved
- * driver (see iommudirty_sim_add_vfio_device()). */
+ * REPORT), with the checks of Linux 6.12's vfio core and a well-behaved
+ * driver behind them (see iommudirty_sim_add_vfio_device()). */
 #define IOMMUDIRTY_SIM_DEV_DMA_LOGGING (1u << 0)
-/* An emulated-IOMMU device (an mdev, such as the kernel's mtty sample): it
- * has no IOMMU of its own, binds to iommufd and attaches only to an IOAS
- * (never to a HWPT); IOMMU_GET_HW_INFO on it fails with -EOPNOTSUPP. */
+/* An emulated-IOMMU device (an mdev, such as the kernel's mtty sample): no
+ * IOMMU, and in the sim no PCI address and no IOMMU group either: only its
+ * cdev (iommudirty_sim_open_device(), /dev/vfio/devices/vfioN), on iommufd
+ * only (the sim has no type1 path for it). As 6.12's
+ * vfio_iommufd_emulated_bind(), BIND makes an iommufd access object and
+ * returns its id as out_devid: IOMMU_GET_HW_INFO and IOMMU_HWPT_ALLOC with
+ * that id fail with -ENOENT (it is no device object), IOMMU_DESTROY of it
+ * with -EBUSY. VFIO_DEVICE_ATTACH_IOMMUFD_PT takes an IOAS only: pt_id
+ * comes back unchanged (no domain is made), any other id, a HWPT's
+ * included, is -ENOENT; a second ATTACH moves it to another IOAS. That IOAS
+ * then needs 4 KiB alignment (IOVA_RANGES answers 4096; joining an IOAS
+ * with an area not 4 KiB aligned in IOVA, length or VA is -EADDRINUSE) and
+ * cannot be destroyed (-EBUSY). Its writes go through the IOAS, set no
+ * IOMMU dirty bit anywhere, and land in its own DMA log. */
 #define IOMMUDIRTY_SIM_DEV_EMULATED_IOMMU (1u << 1)
 
 struct iommudirty_sim_device_opts {
@@ -1056,40 +1068,72 @@ struct iommudirty_sim_device_opts {
 	unsigned int flags;      /* IOMMUDIRTY_SIM_DEV_* */
 	int iommu;               /* IOMMU index; ignored with EMULATED_IOMMU */
 	/* VFIO_DEVICE_FEATURE_MIGRATION flags (VFIO_MIGRATION_STOP_COPY 1,
-	 * P2P 2, PRE_COPY 4); 0: no VFIO migration (the feature is -ENOTTY). */
+	 * P2P 2, PRE_COPY 4); non-zero must hold STOP_COPY, as 6.12's
+	 * vfio_pci_core_register_device() demands. 0: no VFIO migration
+	 * (the feature is -ENOTTY). MIG_DEVICE_STATE and MIG_DATA_SIZE are
+	 * not modelled: -ENOTTY on every device. */
 	uint64_t migration_flags;
-	/* DMA logging: at most this many ranges at START (-E2BIG above it,
-	 * as mlx5 refuses too many); 0: the core's 256. */
+	/* DMA logging: START with more ranges is -E2BIG; 0 (or above 256):
+	 * the core's 256. (6.12's mlx5 and pds instead merge ranges past
+	 * their limit with vfio_combine_iova_ranges(): the gaps get logged.) */
 	uint32_t log_max_ranges;
 	uint32_t __reserved;     /* must be 0 */
-	/* DMA logging: the device's log page size, which it answers at START
-	 * whatever was asked (a power of two >= 4096); 0: the one asked
-	 * (rounded up to 4096 and a power of two). */
+	/* DMA logging: the device's log page size (a power of two >= 4096),
+	 * answered in page_size at START whatever was asked; 0: the size asked
+	 * rounded up to a power of two >= 4096 (an ask above 2^63: -EINVAL).
+	 * (mlx5 rounds down and clamps to its own range.) */
 	uint64_t log_page_size;
-	/* DMA logging: START fails with -E2BIG when the ranges' total span
-	 * (first iova to last end) exceeds this many bytes (mlx5 limits it);
-	 * 0: no limit. */
+	/* DMA logging: START fails with -E2BIG when the ranges' span (first
+	 * iova to last end) exceeds this many bytes; 0: no limit. (mlx5
+	 * limits the sum of the lengths, rounded up to a power of two, and
+	 * answers -EOPNOTSUPP.) */
 	uint64_t log_max_span;
 };
 
 /**
- * iommudirty_sim_add_vfio_device() - add a PCI device with the features of
- * @opts (DMA logging, VFIO migration, an emulated IOMMU).
- * Device DMA logging follows 6.12: START (SET; PROBE allowed) with 0 ranges
- * or overlapping or unaligned ones (page_size mask test only) -EINVAL, more
- * than 256 -E2BIG, a range ending past 2^64 -EOVERFLOW; then the device's
- * own checks: a second START -EBUSY, a zero-length range -EINVAL, more
- * than log_max_ranges or a span over log_max_span -E2BIG; __reserved is
- * never checked; page_size is in/out. STOP (SET) is idempotent. REPORT
- * (GET): page_size below 4096 or not a power of two -EINVAL, overflow
- * -EOVERFLOW, not started -EINVAL; sets (never clears) one bit per page of
- * the report's page size that holds a logged log page, clipped to the
- * report's range, and clears what it reported. Writes by
- * iommudirty_sim_dma_write() land in the log when they reach memory and
- * fall inside a started range. A device without DMA_LOGGING answers the
- * three features -ENOTTY.
- * Return: the device index (>= 0), or -EINVAL (bad opts, no such IOMMU,
- * bad log_page_size), -ENOMEM. Thread-safe. Since: 0.2
+ * iommudirty_sim_add_vfio_device() - add a VFIO device with the features of
+ * @opts: DMA logging, VFIO migration, an emulated IOMMU. With none it is
+ * iommudirty_sim_add_device()'s plain PCI device.
+ * VFIO_DEVICE_FEATURE, on a bound cdev or a group's device fd (an unbound
+ * cdev answers every ioctl but BIND -EINVAL), checks as 6.12's core does:
+ * argsz below 8, unknown flag bits, or GET with SET but no PROBE -EINVAL;
+ * then a feature the device lacks -ENOTTY (before any GET/SET check); then
+ * a GET or SET the feature does not take, or neither, -EINVAL; PROBE
+ * answers 0 and does nothing; a payload short of the feature's struct
+ * -EINVAL.
+ * START (SET): num_ranges 0 -EINVAL, above 256 -E2BIG; then range by range
+ * (ranges NULL -EFAULT): iova or length not aligned to page_size -EINVAL
+ * (a mask test, so any page_size with the right zero bits passes, 1 or
+ * 3000 too, and 0 passes only {0, 0}), iova + length carrying past 2^64
+ * -EOVERFLOW, an overlap with an earlier range -EINVAL (the interval
+ * tree's test taken literally: a zero-length range, whose last byte is
+ * iova - 1, can collide too); __reserved is never checked. Then the sim's
+ * driver: already started -EBUSY (6.12's mlx5 and pds answer -EINVAL,
+ * mtty 0), a zero-length range -EINVAL, more than log_max_ranges or a span
+ * over log_max_span -E2BIG. It copies the ranges (the caller's array may
+ * change after) and answers its log page size in page_size (the control
+ * struct is written back whole).
+ * STOP (SET): 0, started or not; what was not reported is dropped.
+ * REPORT (GET): page_size below 4096 or not a power of two -EINVAL, iova +
+ * length carrying -EOVERFLOW; then not started -EINVAL, length 0 -EINVAL.
+ * It only sets bits, never clears the caller's: one per report page
+ * (counted from iova, which need not be aligned) holding any logged log
+ * page, each log page clipped to [iova, iova+length) (a log page larger
+ * than the report page sets all its report pages there). Every logged log
+ * page touching the range is then cleared whole, also its part outside the
+ * range: report ranges should be aligned to the log page size. A NULL
+ * bitmap: 0, nothing written and the log cleared all the same (the kernel
+ * pins the bitmap only to set a bit, and iova_bitmap_set() drops what it
+ * cannot pin).
+ * iommudirty_sim_dma_write() logs, at the log page size, the bytes that
+ * reached memory inside a started range; writes while stopped are lost.
+ * The last close of the device (its cdev closed or unbound, or its last
+ * group device fd closed) stops logging, as the drivers' close_device does
+ * (6.12's core itself does not).
+ * Return: the device index (>= 0), or -EINVAL (bad opts: unknown flags,
+ * __reserved set, no such IOMMU, migration_flags unknown or without
+ * STOP_COPY, a log_* knob without DMA_LOGGING, a bad log_page_size),
+ * -ENOMEM. Thread-safe. Since: 0.2
  */
 IOMMUDIRTY_API int iommudirty_sim_add_vfio_device(struct iommudirty_sim *sim,
 						  const struct iommudirty_sim_device_opts *opts);
@@ -1098,8 +1142,9 @@ IOMMUDIRTY_API int iommudirty_sim_add_vfio_device(struct iommudirty_sim *sim,
  * iommudirty_sim_device_bdf() - the PCI address of sim device @device, as
  * it appears in the sim's /sys/bus/pci/devices (bound to vfio-pci, its own
  * IOMMU group, its cdev under vfio-dev/).
- * Return: 0 with buf filled, -EINVAL (no such device), -ERANGE (len too
- * small: 13 bytes are enough). Thread-safe. Since: 0.1
+ * Return: 0 with buf filled, -EINVAL (no such device), -ENODEV (an
+ * emulated-IOMMU device: no PCI address), -ERANGE (len too small: 13 bytes
+ * are enough). Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_sim_device_bdf(struct iommudirty_sim *sim,
 					     int device, char *buf, size_t len);
@@ -1133,11 +1178,16 @@ IOMMUDIRTY_API int iommudirty_sim_ioctl(struct iommudirty_sim *sim, int fd,
  * through its current attachment: translate, set the dirty bit of each IO
  * page if its HWPT tracks, and copy @data (if not NULL) into the mapped
  * memory. A device opened through its IOMMU group writes through its type1
- * container instead (type1 has no dirty bits). Callable from any thread,
- * during any other call.
+ * container instead (type1 has no dirty bits). A device with DMA logging
+ * started also logs what reached memory (see
+ * iommudirty_sim_add_vfio_device()). An emulated-IOMMU device writes
+ * through its access's IOAS (no dirty bits) area by area, as
+ * iommufd_access_rw() does: what precedes a hole or a read-only area lands,
+ * and is logged, before the -EFAULT. Callable from any thread, during any
+ * other call.
  * Return: 0; -EINVAL (no such device, length 0), -ENODEV (not attached),
  * -EFAULT (a page is unmapped or not writable: an IOMMU fault, nothing
- * written). Since: 0.1
+ * written but by an emulated device). Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_sim_dma_write(struct iommudirty_sim *sim,
 					    int device, uint64_t iova,

@@ -20,6 +20,8 @@
 #define SIM_FEATURE_MIG_DEVICE_STATE 2u
 #define SIM_FEATURE_MIG_DATA_SIZE 9u
 
+#define SIM_LOG_MIN_PAGE 4096ull /* SZ_4K: REPORT's floor, the driver's too */
+
 #define FEAT_GET UAPI_VFIO_DEVICE_FEATURE_GET
 #define FEAT_SET UAPI_VFIO_DEVICE_FEATURE_SET
 #define FEAT_PROBE UAPI_VFIO_DEVICE_FEATURE_PROBE
@@ -202,7 +204,7 @@ static int feat_migration(struct sim_dev *dev, uint32_t flags, uint32_t argsz,
  * of two >= 4 KiB; 0 if it cannot (asked above 2^63). */
 static uint64_t log_page(const struct sim_devlog *l, uint64_t asked)
 {
-	uint64_t p = SIM_ACCESS_ALIGN;
+	uint64_t p = SIM_LOG_MIN_PAGE;
 
 	if (l->fixed_page)
 		return l->fixed_page;
@@ -381,7 +383,7 @@ static int feat_log_report(struct sim_dev *dev, uint32_t flags, uint32_t argsz,
 	if (ret != 1)
 		return ret;
 	memcpy(&rep, data, sizeof(rep));
-	if (rep.page_size < 4096 || !is_pow2(rep.page_size))
+	if (rep.page_size < SIM_LOG_MIN_PAGE || !is_pow2(rep.page_size))
 		return -EINVAL;
 	if (rep.iova + rep.length < rep.iova)
 		return -EOVERFLOW;
@@ -464,7 +466,7 @@ IOMMUDIRTY_API int iommudirty_sim_add_vfio_device(struct iommudirty_sim *sim,
 	/* Logging knobs mean nothing without logging. */
 	if (!(flags & IOMMUDIRTY_SIM_DEV_DMA_LOGGING) && (max_ranges || page || span))
 		return ret_err(-EINVAL);
-	if (page && (page < 4096 || !is_pow2(page)))
+	if (page && (page < SIM_LOG_MIN_PAGE || !is_pow2(page)))
 		return ret_err(-EINVAL);
 
 	dev = calloc(1, sizeof(*dev));
