@@ -309,7 +309,13 @@ static int report_window(const struct read_req *r, struct attachment *a,
 			 uint64_t s, uint64_t e)
 {
 	uint64_t ps = MAX(r->page_size, LOG_PAGE);
-	uint64_t ws = align_down(s, ps), we = align_up(e, ps);
+	/* REPORT clears a log page it cuts whole but reports only the part
+	 * inside: never cut one (the rest is kept pending). */
+	uint64_t unit = MAX(ps, a->log->page_size);
+	uint64_t ws = align_down(s, unit), we = align_up(e, unit);
+
+	if (we < e) /* the top of the IOVA space: as far as it goes */
+		we = align_down(UINT64_MAX, ps);
 	uint64_t *scratch = malloc(REPORT_BITS / 8);
 	int ret = 0;
 

@@ -362,6 +362,18 @@ static void test_device_page_size(void **state)
 	assert_int_equal(fx_write(&f, 0, 17 * PG, 1), 0);
 	assert_int_equal(iommudirty_tracker_read(f.t, 0, 64 * PG, PG, m, sizeof(m), 0), 0);
 	assert_int_equal(m[0], 0xffffull << 16);
+	/* A read of part of a log page: REPORT would clear all of it, so the
+	 * library reads the whole log page and keeps the rest pending. */
+	assert_int_equal(fx_write(&f, 0, 33 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 32 * PG, 4 * PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 0xf);
+	assert_int_equal(iommudirty_tracker_read(f.t, 36 * PG, 4 * PG, PG, m, sizeof(m),
+						 IOMMUDIRTY_READ_NO_CLEAR), 0);
+	assert_int_equal(m[0], 0xf);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, 64 * PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 0xfff0ull << 32);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, 64 * PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 0);
 	fx_fini(&f);
 }
 
