@@ -313,12 +313,12 @@ static int report_window(const struct read_req *r, struct attachment *a,
 	 * inside: never cut one (the rest is kept pending). */
 	uint64_t unit = MAX(ps, a->log->page_size);
 	uint64_t ws = align_down(s, unit), we = align_up(e, unit);
+	uint64_t *scratch;
+	int ret = 0;
 
 	if (we < e) /* the top of the IOVA space: as far as it goes */
 		we = align_down(UINT64_MAX, ps);
-	uint64_t *scratch = malloc(REPORT_BITS / 8);
-	int ret = 0;
-
+	scratch = malloc(REPORT_BITS / 8);
 	if (!scratch)
 		return -ENOMEM;
 	for (uint64_t cs = ws, ce; !ret && cs < we; cs = ce) {
