@@ -243,6 +243,8 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
 	t->pci_sources = NULL;
 	if (!ret)
 		refresh_info(t);
+	else
+		t->info.precise = 0; /* nothing tracks */
 	if (info_out)
 		copy_info(&t->info, info_out);
 	if (ret) {

@@ -321,6 +321,7 @@ static void test_no_backend_can_track(void **state)
 	assert_int_equal(host_tracker_flags(&h, IOMMUDIRTY_BACKEND_IOMMUFD,
 					    IOMMUDIRTY_TRACKER_PRECISE_ONLY), -EOPNOTSUPP);
 	assert_null(h.t);
+	assert_int_equal(h.info.precise, 0);
 	host_fini(&h);
 
 	/* Forced type1, precise only: the container is conservative. */
