@@ -292,6 +292,8 @@ enum iommudirty_reason {
 	IOMMUDIRTY_REASON_LOG_REPORT_FAILED = 531,   /* a REPORT failed: its ranges were reported dirty */
 	IOMMUDIRTY_REASON_NEEDS_TYPE1 = 532,         /* the type1 source needs a type1 tracker */
 	IOMMUDIRTY_REASON_PRECISE_ONLY = 533,        /* refused: the tracker takes precise sources only */
+	/* a device could not be moved back after a failed atomic unmap */
+	IOMMUDIRTY_REASON_MOVE_BACK_FAILED = 534,
 };
 
 /* Constraints a tracker must respect even when dirty tracking works. */
@@ -383,6 +385,14 @@ IOMMUDIRTY_API const char *iommudirty_vendor_str(uint32_t vendor);
  * IOMMUDIRTY_REASON_PRECISE_ONLY, instead of being reported
  * conservatively. Since: 0.2 */
 #define IOMMUDIRTY_TRACKER_PRECISE_ONLY (1u << 2)
+/* Keep a standby for cheap atomic unmaps (iommufd): while started, a
+ * second IOAS holds the same mappings (IOMMU_IOAS_COPY shares the pinned
+ * pages) with a twin dirty-tracking HWPT per HWPT, so that
+ * iommudirty_tracker_write_protect() costs kernel calls in the range's
+ * runs and the devices only, not in the other mappings. Costs: map and
+ * unmap do about twice the kernel work, the IO page tables take twice the
+ * memory, and the IOAS and HWPT ids swap on each atomic unmap. Since: 0.2 */
+#define IOMMUDIRTY_TRACKER_STANDBY (1u << 3)
 
 /*
  * Dirty sources. A tracker's dirty data is the union over its devices of

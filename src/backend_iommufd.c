@@ -68,6 +68,8 @@ static void destroy_unused_hwpt(struct iommudirty_tracker *t, struct hwpt *h)
 		log_warn(t->ctx, "HWPT %u: destroy: %s", h->id, strerror(-ret));
 		return;
 	}
+	if (h->twin)
+		ctx_destroy_or_defer(t->ctx, h->twin);
 	remove_hwpt(t, h);
 }
 
@@ -104,6 +106,8 @@ static int iommufd_stop(struct iommudirty_tracker *t)
 {
 	int first = 0;
 
+	/* Unread bits are lost at stop, the standby's too. */
+	sb_destroy(t);
 	for (size_t i = 0; i < t->nhwpts; i++) {
 		struct hwpt *h = &t->hwpts[i];
 		int ret;
@@ -154,6 +158,12 @@ static int iommufd_start(struct iommudirty_tracker *t)
 		h->tracking = true;
 		enabled[i] = true;
 	}
+	if (!ret && (t->flags & IOMMUDIRTY_TRACKER_STANDBY)) {
+		ret = sb_build(t);
+		if (ret)
+			log_err(t->ctx, "start: the standby: %s", strerror(-ret));
+		i = t->nhwpts;
+	}
 	/* Undo only what this call enabled: one that was already tracking
 	 * (adopted with TRACKING_ON) keeps its bits and its state. */
 	while (ret && i-- > 0) {
@@ -167,6 +177,7 @@ static int iommufd_start(struct iommudirty_tracker *t)
 
 static void iommufd_destroy_all(struct iommudirty_tracker *t)
 {
+	sb_destroy(t);
 	for (size_t i = 0; i < t->natts; i++) {
 		int ret;
 
@@ -288,6 +299,10 @@ static int new_hwpt(struct iommudirty_tracker *t,
 		}
 		h->tracking = true;
 	}
+	if (sb_add_twin(t, h)) {
+		/* Rebuilt at the next atomic unmap. */
+		sb_drop(t);
+	}
 	*out = h;
 	return 0;
 }
@@ -342,11 +357,14 @@ static int enable_for(struct iommudirty_tracker *t, const struct attachment *a)
 	if (!t->started || !h || h->tracking || !hwpt_wanted(t, h))
 		return 0;
 	ret = iommufd_hwpt_set_dirty(t->ctx, h->id, true);
-	if (ret)
+	if (ret) {
 		log_err(t->ctx, "HWPT %u: enable tracking: %s", h->id, strerror(-ret));
-	else
-		h->tracking = true;
-	return ret;
+		return ret;
+	}
+	h->tracking = true;
+	if (sb_enable_twin(t, h))
+		sb_drop(t);
+	return 0;
 }
 
 static void undo_attach(struct iommudirty_tracker *t, struct attachment *a)
@@ -642,11 +660,20 @@ IOMMUDIRTY_API int iommudirty_tracker_iova_ranges(struct iommudirty_tracker *t,
 static int iommufd_map(struct iommudirty_tracker *t, void *va, uint64_t len,
 		       uint64_t iova, unsigned int flags)
 {
-	return iommufd_ioas_map(t->ctx, t->ioas_id, va, len, iova, flags);
+	struct mapping m = { .iova = iova, .len = len, .flags = flags };
+	int ret = iommufd_ioas_map(t->ctx, t->ioas_id, va, len, iova, flags);
+
+	/* The standby follows; if it cannot, it goes (rebuilt at the next
+	 * atomic unmap): the map itself stands. */
+	if (!ret && sb_map(t, &m))
+		sb_drop(t);
+	return ret;
 }
 
 static int iommufd_unmap(struct iommudirty_tracker *t, uint64_t iova, uint64_t len)
 {
+	if (sb_unmap(t, iova, len))
+		sb_drop(t);
 	return iommufd_ioas_unmap(t->ctx, t->ioas_id, iova, len, NULL);
 }
 
@@ -699,8 +726,41 @@ static const struct mapping *mapping_at(const struct iommudirty_tracker *t,
 	return &t->maps[mi];
 }
 
+static int read_run_active(const struct read_req *r, uint64_t a, uint64_t b,
+			   size_t mi, size_t mj);
+
+/* [s, e), at the caller's page size and cutting no IOPTE: straight into
+ * the bitmap, or (a second source over bits already there) through
+ * scratch windows that OR in; max_io_page-aligned windows cut no IOPTE. */
+static int read_middle(const struct read_req *r, uint64_t s, uint64_t e)
+{
+	uint64_t w = MAX(r->t->max_io_page, r->page_size << 18);
+	int ret = 0;
+
+	if (!r->bounce)
+		return read_direct(r, s, e);
+	for (uint64_t x = s, y; !ret && x < e; x = y) {
+		y = MIN(e, align_down(x, w) + w);
+		if (!y)
+			y = e;
+		ret = read_bounce(r, x, y, r->page_size);
+	}
+	return ret;
+}
+
 int iommufd_read_run(const struct read_req *r, uint64_t a, uint64_t b,
 		     size_t mi, size_t mj)
+{
+	int ret = read_run_active(r, a, b, mi, mj);
+
+	/* The standby's twins may still owe bits of [a, b). */
+	if (!ret && !r->hwpts && r->t->sb_ioas)
+		ret = sb_read_owed(r, a, b, mi, mj);
+	return ret;
+}
+
+static int read_run_active(const struct read_req *r, uint64_t a, uint64_t b,
+			   size_t mi, size_t mj)
 {
 	const struct iommudirty_tracker *t = r->t;
 	uint64_t rs = t->maps[mi].iova;
@@ -726,7 +786,7 @@ int iommufd_read_run(const struct read_req *r, uint64_t a, uint64_t b,
 		hi = MIN(m->iova + m->len, align_down(b, H) + H);
 	}
 	if (lo == a && hi == b && !(a % ps) && !(b % ps))
-		return read_direct(r, a, b);
+		return read_middle(r, a, b);
 
 	h1 = lo;
 	if (lo < a || lo % ps)
@@ -740,7 +800,7 @@ int iommufd_read_run(const struct read_req *r, uint64_t a, uint64_t b,
 			return ret;
 	}
 	if (t0 > h1) {
-		ret = read_direct(r, h1, t0);
+		ret = read_middle(r, h1, t0);
 		if (ret)
 			return ret;
 	}

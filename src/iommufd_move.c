@@ -10,8 +10,8 @@
  * then every device moves onto the twins. From that moment the old HWPTs
  * receive no DMA: their bits are final, nothing can slip in between. */
 
-static int copy_mapping(struct iommudirty_tracker *t, uint32_t dst_ioas,
-			const struct mapping *m)
+int ioas_copy_mapping(struct iommudirty_tracker *t, uint32_t dst_ioas,
+		      const struct mapping *m)
 {
 	struct uapi_ioas_copy c = {
 		.size = sizeof(c),
@@ -56,8 +56,9 @@ static uint32_t move_target(const struct iommudirty_tracker *t, size_t a,
 	return i == SIZE_MAX ? 0 : to[i].id;
 }
 
-static int move_devices(struct iommudirty_tracker *t, const struct hwpt *from,
-			const struct hwpt *to, uint32_t from_ioas, uint32_t to_ioas)
+int move_devices(struct iommudirty_tracker *t, const struct hwpt *from,
+		 const struct hwpt *to, uint32_t from_ioas, uint32_t to_ioas,
+		 bool *stuck)
 {
 	size_t a = 0, v = 0;
 	int ret = 0;
@@ -88,17 +89,43 @@ static int move_devices(struct iommudirty_tracker *t, const struct hwpt *from,
 back:
 	while (v-- > 0)
 		if (from[v].vmm_attach &&
-		    t->replace_fn(t->replace_user, to[v].id, from[v].id))
+		    t->replace_fn(t->replace_user, to[v].id, from[v].id)) {
 			log_err(t->ctx, "VMM: could not move devices back to HWPT %u",
 				from[v].id);
+			if (stuck)
+				*stuck = true;
+		}
 	while (a-- > 0) {
 		uint32_t back = move_target(t, a, from, from_ioas);
 
 		if (t->atts[a].flags & IOMMUDIRTY_ATTACH_BY_VMM)
 			continue;
-		if (vfio_attach_pt(t->ctx, t->atts[a].fd, back, NULL))
+		if (vfio_attach_pt(t->ctx, t->atts[a].fd, back, NULL)) {
 			log_err(t->ctx, "device %u: could not move back to %u",
 				t->atts[a].dev_id, back);
+			if (stuck)
+				*stuck = true;
+		}
+	}
+	return ret;
+}
+
+int read_to_pending(struct iommudirty_tracker *t, const struct hwpt *hw, size_t n,
+		    uint64_t s, uint64_t e)
+{
+	/* No caller range: every bit read goes to pending. */
+	struct read_req out = { .t = t, .page_size = 4096, .hwpts = hw, .nhwpts = n };
+	/* Windows on max_io_page boundaries cut no IOPTE; 1 GiB or more
+	 * each keeps the calls few and the scratch bitmap small (32 KiB at
+	 * 4 KiB pages). */
+	uint64_t w = MAX(t->max_io_page, 1ull << 30);
+	int ret = 0;
+
+	for (uint64_t x = s, y; !ret && x < e; x = y) {
+		y = MIN(e, align_down(x, w) + w);
+		if (!y) /* the top of the IOVA space */
+			y = e;
+		ret = read_bounce(&out, x, y, fit_page(4096, x, y));
 	}
 	return ret;
 }
@@ -112,8 +139,6 @@ static int harvest(struct iommudirty_tracker *t, const struct hwpt *old, size_t 
 {
 	struct read_req in = { .t = t, .iova = iova, .end = iova + len, .page_size = ps,
 			       .bitmap = bitmap, .hwpts = old, .nhwpts = nold };
-	/* No caller range: every bit read goes to pending. */
-	struct read_req out = { .t = t, .page_size = ps, .hwpts = old, .nhwpts = nold };
 	int ret;
 
 	for (size_t i = 0; i < t->nmaps;) {
@@ -133,16 +158,7 @@ static int harvest(struct iommudirty_tracker *t, const struct hwpt *old, size_t 
 		if (inside) {
 			ret = bitmap ? iommufd_read_run(&in, rs, re, i, j) : 0;
 		} else {
-			/* Windows on max_io_page boundaries cut no IOPTE; 1 GiB
-			 * or more each keeps the calls few and the scratch
-			 * bitmap small (32 KiB at 4 KiB pages). */
-			uint64_t w = MAX(t->max_io_page, 1ull << 30);
-
-			ret = 0;
-			for (uint64_t x = rs, e; !ret && x < re; x = e) {
-				e = MIN(re, align_down(x, w) + w);
-				ret = read_bounce(&out, x, e, fit_page(ps, x, e));
-			}
+			ret = read_to_pending(t, old, nold, rs, re);
 		}
 		if (ret)
 			return ret;
@@ -159,6 +175,9 @@ int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 	struct hwpt *twin, *old;
 	uint32_t new_ioas;
 	int ret;
+
+	if (t->flags & IOMMUDIRTY_TRACKER_STANDBY)
+		return sb_write_protect(t, iova, len, ps, bitmap, first, last);
 
 	/* The VMM's objects are not ours to destroy or replace. */
 	if (!t->own_ioas)
@@ -208,11 +227,11 @@ int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 	for (size_t i = 0; i < t->nmaps; i++) {
 		if ((i >= first && i < last) || t->maps[i].gone)
 			continue;
-		ret = copy_mapping(t, new_ioas, &t->maps[i]);
+		ret = ioas_copy_mapping(t, new_ioas, &t->maps[i]);
 		if (ret)
 			goto out_destroy;
 	}
-	ret = move_devices(t, old, twin, t->ioas_id, new_ioas);
+	ret = move_devices(t, old, twin, t->ioas_id, new_ioas, NULL);
 	if (ret) {
 		/* Devices moved back, but some wrote through a twin in the
 		 * meantime: those bits are owed before the twins go. */

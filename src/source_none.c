@@ -9,7 +9,7 @@
 
 static bool none_active(const struct iommudirty_tracker *t)
 {
-	return any_source(t, IOMMUDIRTY_SOURCE_NONE);
+	return any_source(t, IOMMUDIRTY_SOURCE_NONE) || t->stuck;
 }
 
 static int none_part(const struct read_req *r, uint64_t s, uint64_t e, void *user)

@@ -148,7 +148,7 @@ static bool opts_ok(const struct iommudirty_tracker_opts *opts)
 	if (!OPTS_VALID(opts, iommudirty_tracker_opts))
 		return false;
 	if (flags & ~(IOMMUDIRTY_TRACKER_ADOPT_IOAS | IOMMUDIRTY_TRACKER_ADOPT_CONTAINER |
-		      IOMMUDIRTY_TRACKER_PRECISE_ONLY))
+		      IOMMUDIRTY_TRACKER_PRECISE_ONLY | IOMMUDIRTY_TRACKER_STANDBY))
 		return false;
 	if (OPTS_GET(opts, iommudirty_tracker_opts, policy, 0) >
 	    IOMMUDIRTY_POLICY_ALL_OR_NOTHING)
@@ -277,6 +277,7 @@ IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t)
 	free(t->maps);
 	free(t->pending);
 	free(t->windows);
+	free(t->owed);
 	free(t);
 }
 

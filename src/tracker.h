@@ -27,6 +27,7 @@ struct hwpt {
 	bool tracking;   /* ENABLE was sent and not undone */
 	unsigned int ndev; /* devices we attached to it */
 	uint32_t dev_id;   /* a device behind it: its IOMMU, for a twin */
+	uint32_t twin;     /* its twin on the standby IOAS, or 0 */
 };
 
 struct devlog;
@@ -160,6 +161,16 @@ struct iommudirty_tracker {
 	/* iommufd */
 	uint32_t ioas_id;
 	bool own_ioas;
+	/* The standby (IOMMUDIRTY_TRACKER_STANDBY, while started): an IOAS
+	 * holding the same mappings, a twin per HWPT (hwpt.twin). The twins
+	 * may hold bits no read has drained over the owed extents (under
+	 * pending_lock). */
+	uint32_t sb_ioas;
+	struct extent *owed;
+	size_t nowed, cap_owed;
+	/* A device could not be moved back after a failed move: every
+	 * writable page is reported dirty from then on. */
+	bool stuck;
 	struct hwpt *hwpts;
 	size_t nhwpts, cap_hwpts;
 	struct attachment *atts;
@@ -186,6 +197,8 @@ struct read_req {
 	bool include_gone;
 	/* Everything read goes to the pending bits, none to bitmap. */
 	bool to_pending;
+	/* The bitmap already holds bits of this window: OR through scratch. */
+	bool bounce;
 	/* NULL: the tracker's HWPTs; else these (the old ones of a move). */
 	const struct hwpt *hwpts;
 	size_t nhwpts;
@@ -289,6 +302,37 @@ uint64_t fit_page(uint64_t ps, uint64_t s, uint64_t e);
 int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 			  uint64_t len, uint64_t ps, uint64_t *bitmap,
 			  size_t first, size_t last);
+int ioas_copy_mapping(struct iommudirty_tracker *t, uint32_t dst_ioas,
+		      const struct mapping *m);
+
+/* standby.c: the standby IOAS kept in step with the active one. */
+int sb_build(struct iommudirty_tracker *t);
+/* Keep what the twins owe (pending), then destroy the standby. */
+void sb_drop(struct iommudirty_tracker *t);
+/* Destroy it; what the twins hold is lost (stop, free). */
+void sb_destroy(struct iommudirty_tracker *t);
+int sb_map(struct iommudirty_tracker *t, const struct mapping *m);
+int sb_unmap(struct iommudirty_tracker *t, uint64_t iova, uint64_t len);
+/* A new HWPT of ours while the standby exists: give it a twin. */
+int sb_add_twin(struct iommudirty_tracker *t, struct hwpt *h);
+/* Enable h's twin (h was just enabled). */
+int sb_enable_twin(struct iommudirty_tracker *t, struct hwpt *h);
+/* Read the twins over the owed part of [a, b), inside mappings [mi, mj). */
+int sb_read_owed(const struct read_req *r, uint64_t a, uint64_t b, size_t mi,
+		 size_t mj);
+/* Read and clear the twins' owed bits of [s, e) into pending. */
+int sb_harvest_owed(struct iommudirty_tracker *t, uint64_t s, uint64_t e);
+/* The atomic unmap through the standby: cost in the range and devices. */
+int sb_write_protect(struct iommudirty_tracker *t, uint64_t iova, uint64_t len,
+		     uint64_t ps, uint64_t *bitmap, size_t first, size_t last);
+/* iommufd_move.c, for the standby. */
+int move_devices(struct iommudirty_tracker *t, const struct hwpt *from,
+		 const struct hwpt *to, uint32_t from_ioas, uint32_t to_ioas,
+		 bool *stuck);
+/* Read and clear [s, e) of the HWPTs hw into pending; s and e cut no
+ * IOPTE (mapping boundaries). */
+int read_to_pending(struct iommudirty_tracker *t, const struct hwpt *hw, size_t n,
+		    uint64_t s, uint64_t e);
 int type1_backend_init(struct iommudirty_tracker *t,
 		       const struct iommudirty_tracker_opts *opts);
 
