@@ -39,8 +39,12 @@ static uint64_t *bm(void)
  * track): the mixed setup. */
 #define LOG_DEV 3
 
+/* Tracker flags for the next setup (IOMMUDIRTY_TRACKER_STANDBY or 0). */
+static unsigned int tracker_flags;
+
 static void setup_with(struct fx *f, bool with_log)
 {
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .flags = tracker_flags);
 	static const struct iommudirty_sim_device_opts logging = {
 		.sz = sizeof(logging), .flags = IOMMUDIRTY_SIM_DEV_DMA_LOGGING,
 	};
@@ -56,7 +60,7 @@ static void setup_with(struct fx *f, bool with_log)
 		assert_int_equal(fx_add_iommu(f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 2);
 		assert_int_equal(fx_add_vfio_device(f, 2, &logging), LOG_DEV);
 	}
-	assert_int_equal(fx_tracker(f), 0);
+	assert_int_equal(iommudirty_tracker_new(f->ctx, &o, &f->t), 0);
 	for (int i = 0; i < f->ndev; i++)
 		assert_int_equal(iommudirty_tracker_attach(f->t, f->dev[i]), 0);
 	mem = fx_mem(f, 8 * MiB, 2 * MiB);
@@ -198,6 +202,7 @@ enum race_mode {
 	RACE_ATOMIC,        /* write_protect, IOMMU devices writing */
 	RACE_ATOMIC_MIXED,  /* write_protect, an IOMMU and a logging device */
 	RACE_CHEAP_LOG,     /* plain unmap_dirty, the logging device writing */
+	RACE_STANDBY,       /* write_protect through the standby, mixed devices */
 };
 
 static void race_once(unsigned int seed, enum race_mode mode)
@@ -209,7 +214,9 @@ static void race_once(unsigned int seed, enum race_mode mode)
 	uint64_t *m = bm(), *seen = bm(), *after = bm();
 	int ret;
 
+	tracker_flags = mode == RACE_STANDBY ? IOMMUDIRTY_TRACKER_STANDBY : 0;
 	setup_with(&f, mode != RACE_ATOMIC);
+	tracker_flags = 0;
 	atomic_store(&op_returned, false);
 	/* Reset the slate: read-and-clear everything. */
 	assert_int_equal(iommudirty_tracker_read(f.t, 0, 8 * MiB, PG, seen,
@@ -225,7 +232,8 @@ static void race_once(unsigned int seed, enum race_mode mode)
 		 * so keep it out of the exact accounting. */
 		if (r[i].dev == 1)
 			r[i].dev = 0;
-		if (mode == RACE_CHEAP_LOG || (mode == RACE_ATOMIC_MIXED && i % 2))
+		if (mode == RACE_CHEAP_LOG ||
+		    ((mode == RACE_ATOMIC_MIXED || mode == RACE_STANDBY) && i % 2))
 			r[i].dev = LOG_DEV;
 		assert_int_equal(pthread_create(&th[i], NULL, writer, &r[i]), 0);
 	}
@@ -304,6 +312,14 @@ static void test_race_atomic_mixed_never_loses(void **state)
 
 /* A device that logs needs no atomic path: the cheap unmap, then REPORT,
  * loses nothing it wrote. */
+/* Through the standby: the same guarantee, twice in a row (the second
+ * swap moves everyone back onto the first IOAS, whose bits are owed). */
+static void test_race_standby_never_loses(void **state)
+{
+	for (unsigned int seed = 1; seed <= 15; seed++)
+		race_once(seed, RACE_STANDBY);
+}
+
 static void test_race_cheap_log_never_loses(void **state)
 {
 	for (unsigned int seed = 1; seed <= 15; seed++)
@@ -369,20 +385,16 @@ static void test_cheap_path_loses_a_racing_write(void **state)
 	fx_fini(&f);
 }
 
-static void test_atomic_path_reports_it(void **state)
+static void atomic_path_reports(const unsigned long *when, size_t n, unsigned int flags)
 {
-	/* Before each kernel call of the atomic operation in turn. */
-	const unsigned long when[] = { IOMMU_IOAS_ALLOC, IOMMU_HWPT_ALLOC,
-		IOMMU_HWPT_SET_DIRTY_TRACKING, IOMMU_IOAS_COPY,
-		VFIO_DEVICE_ATTACH_IOMMUFD_PT, IOMMU_HWPT_GET_DIRTY_BITMAP,
-		IOMMU_DESTROY };
-
-	for (size_t i = 0; i < sizeof(when) / sizeof(when[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct fx f;
 		uint64_t *m = bm();
 		struct forced fw = { .f = &f, .when = when[i], .armed = true, .wrote = 1 };
 
+		tracker_flags = flags;
 		setup(&f);
+		tracker_flags = 0;
 		assert_int_equal(iommudirty_sim_set_hook(f.sim, force_write, &fw), 0);
 		assert_int_equal(iommudirty_tracker_unmap_dirty(f.t, 2 * MiB, 2 * MiB, PG, m,
 								iommudirty_bitmap_size(2 * MiB, PG),
@@ -396,6 +408,22 @@ static void test_atomic_path_reports_it(void **state)
 		free(m);
 		fx_fini(&f);
 	}
+}
+
+static void test_atomic_path_reports_it(void **state)
+{
+	/* Before each kernel call of the atomic operation in turn. */
+	const unsigned long when[] = { IOMMU_IOAS_ALLOC, IOMMU_HWPT_ALLOC,
+		IOMMU_HWPT_SET_DIRTY_TRACKING, IOMMU_IOAS_COPY,
+		VFIO_DEVICE_ATTACH_IOMMUFD_PT, IOMMU_HWPT_GET_DIRTY_BITMAP,
+		IOMMU_DESTROY };
+	/* Through the standby: unmap it, move, read, unmap the old. */
+	const unsigned long when_sb[] = { IOMMU_IOAS_UNMAP, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+		IOMMU_HWPT_GET_DIRTY_BITMAP };
+
+	atomic_path_reports(when, sizeof(when) / sizeof(when[0]), 0);
+	atomic_path_reports(when_sb, sizeof(when_sb) / sizeof(when_sb[0]),
+			    IOMMUDIRTY_TRACKER_STANDBY);
 }
 
 /* A HWPT the VMM attaches its device to: moved through replace_fn. */
@@ -601,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_race_atomic_never_loses),
 		cmocka_unit_test(test_race_atomic_mixed_never_loses),
 		cmocka_unit_test(test_race_cheap_log_never_loses),
+		cmocka_unit_test(test_race_standby_never_loses),
 		cmocka_unit_test(test_cheap_path_reports_a_logged_racing_write),
 		cmocka_unit_test(test_vmm_attached_devices),
 		cmocka_unit_test(test_adopted_objects_refused),

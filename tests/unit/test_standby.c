@@ -175,12 +175,67 @@ static void test_restart_and_attach(void **state)
 	fx_fini(&f);
 }
 
+struct double_fault {
+	struct fx *f;
+	int attaches;
+};
+
+/* The second device's move fails, then the first one's move back. */
+static void fail_move_and_back(void *user, int fd, unsigned long request)
+{
+	struct double_fault *df = user;
+
+	(void)fd;
+	if (request != VFIO_DEVICE_ATTACH_IOMMUFD_PT)
+		return;
+	if (++df->attaches == 2) {
+		/* Device 0 is on the standby now: it writes outside the range. */
+		assert_int_equal(fx_write(df->f, 0, 5 * MAPSZ + PG, 1), 0);
+		iommudirty_sim_fail_call(df->f->sim, 1, -EIO);
+	} else if (df->attaches == 3) {
+		iommudirty_sim_fail_call(df->f->sim, 1, -EIO);
+	}
+}
+
+/* Two kernel failures in a row leave a device where no read looks: its
+ * writes (and everyone's) are reported conservatively from then on, and
+ * the tracker says so. Nothing written is lost. */
+static void test_device_stuck_after_failed_move(void **state)
+{
+	struct fx f;
+	struct double_fault df = { .f = &f };
+	struct iommudirty_tracker_info info = { .sz = sizeof(info) };
+	uint64_t m[2];
+	bool stuck_reason = false;
+
+	(void)state;
+	setup_n(&f, 8, IOMMUDIRTY_TRACKER_STANDBY);
+	assert_int_equal(iommudirty_sim_set_hook(f.sim, fail_move_and_back, &df), 0);
+	assert_int_equal(iommudirty_tracker_write_protect(f.t, MAPSZ, MAPSZ, PG, m, sizeof(m), 0),
+			 -EIO);
+	iommudirty_sim_set_hook(f.sim, NULL, NULL);
+	assert_int_equal(iommudirty_tracker_info(f.t, &info), 0);
+	assert_int_equal(info.precise, 0);
+	for (uint32_t i = 0; i < info.nr_reasons; i++)
+		stuck_reason |= info.reasons[i] == IOMMUDIRTY_REASON_MOVE_BACK_FAILED;
+	assert_true(stuck_reason);
+	/* Device 0 writes on, wherever it is: every page is reported. */
+	assert_int_equal(fx_write(&f, 0, 6 * MAPSZ, 1), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(iommudirty_tracker_read(f.t, 0, 128 * PG, PG, m, sizeof(m), 0), 0);
+		assert_int_equal(m[0], ~0ull);
+		assert_int_equal(m[1], ~0ull);
+	}
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cost_independent_of_mappings),
 		cmocka_unit_test(test_owed_bits_reported_once),
 		cmocka_unit_test(test_restart_and_attach),
+		cmocka_unit_test(test_device_stuck_after_failed_move),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
