@@ -1233,6 +1233,10 @@ struct iommudirty_sim_stats {
 	uint64_t dirty_reads;
 	uint64_t open_fds;     /* fds handed out and not closed */
 	uint64_t objects;      /* live iommufd objects, all iommufds */
+	/* Since 0.2: the IO page tables a kernel would hold now, modelled as
+	 * 8 bytes per smallest IO page of every mapped area per HWPT (huge
+	 * IOPTEs not counted). */
+	uint64_t pt_bytes;
 };
 
 /** iommudirty_sim_get_stats() - counters, for tests and benchmarks.

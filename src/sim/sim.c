@@ -646,6 +646,35 @@ IOMMUDIRTY_API int iommudirty_sim_fail_call(struct iommudirty_sim *sim,
 	return 0;
 }
 
+/* The IO page tables a kernel would hold: 8 bytes per smallest IO page of
+ * every area, per HWPT on its IOAS (a model: huge IOPTEs not counted). */
+static uint64_t pt_bytes(struct iommudirty_sim *sim)
+{
+	uint64_t total = 0;
+
+	for (size_t f = 0; f < sim->nr_fds; f++) {
+		const struct sim_ictx *ictx;
+
+		if (sim->fds[f].kind != SIM_FD_IOMMUFD)
+			continue;
+		ictx = sim->fds[f].p;
+		for (size_t i = 0; i < ictx->nr_slots; i++) {
+			const struct sim_hwpt *h = (const void *)ictx->objs[i];
+			uint64_t page;
+
+			if (!ictx->objs[i] || ictx->objs[i]->type != SIM_OBJ_HWPT || !h->ioas)
+				continue;
+			page = sim_iommu_min_page(sim->iommus[h->iommu]);
+			for (size_t a = 0; a < h->ioas->nr_areas; a++) {
+				const struct sim_area *ar = h->ioas->areas[a];
+
+				total += ((ar->last - ar->iova) / page + 1) * 8;
+			}
+		}
+	}
+	return total;
+}
+
 IOMMUDIRTY_API int iommudirty_sim_get_stats(struct iommudirty_sim *sim,
 					    struct iommudirty_sim_stats *stats)
 {
@@ -657,6 +686,7 @@ IOMMUDIRTY_API int iommudirty_sim_get_stats(struct iommudirty_sim *sim,
 	sz = stats->sz;
 	pthread_mutex_lock(&sim->lock);
 	s = sim->stats;
+	s.pt_bytes = pt_bytes(sim);
 	pthread_mutex_unlock(&sim->lock);
 	s.sz = sz;
 	/* An older caller's struct gets the fields it knows. */
