@@ -875,15 +875,22 @@ IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
  * reported by an earlier read; (3) the mappings stay known to the tracker,
  * reading clean, until iommudirty_tracker_unmap() of them, which then needs
  * no kernel call: the kernel has already dropped them.
- * How, and what it costs: iommufd has no write-protect operation. The
- * library builds a second IOAS holding every other mapping (one
- * IOMMU_IOAS_COPY per mapping: the pinned pages are shared, not copied),
- * a dirty-tracking HWPT per IOMMU on it, and moves every device onto it
- * (an attachment is replaced atomically). The old HWPTs then receive no
- * writes, so their bits are final: the range's go to the bitmap, the others
- * are kept and reported by the next reads. Cost: kernel calls in proportion
- * to the number of mappings, plus a walk of the old page tables; the IOAS
- * and HWPT ids change (ask iommudirty_tracker_ioas_id()/_hwpt_ids() again).
+ * How, and what it costs: iommufd has no write-protect operation, but it
+ * can move a device to another page table atomically. With
+ * IOMMUDIRTY_TRACKER_STANDBY (0.2) the tracker keeps a standby IOAS with
+ * the same mappings and a twin HWPT per HWPT: the range is unmapped from
+ * the standby, every device moves onto the twins, the range is read from
+ * the old HWPTs (their bits are final) and unmapped from the old IOAS,
+ * which becomes the next standby; the old HWPTs' bits outside the range
+ * are owed and every read consults them until a clearing read drains
+ * them. Cost: kernel calls in the range's runs and the devices only
+ * (bench_atomic: about the cost of the cheap path, at 10 to 10000
+ * mappings). Without the standby, the library builds a second IOAS
+ * holding every other mapping (one IOMMU_IOAS_COPY per mapping: the pinned
+ * pages are shared, not copied), a dirty-tracking HWPT per IOMMU on it,
+ * moves every device onto it and walks the old page tables: kernel calls
+ * in proportion to the number of mappings. Either way the IOAS and HWPT
+ * ids change (ask iommudirty_tracker_ioas_id()/_hwpt_ids() again).
  * Replacing an attachment is not hitless on every IOMMU (6.12 VT-d blocks
  * DMA briefly): devices may see transient faults on other mappings.
  * On type1 it is the kernel's unmap with a dirty bitmap (atomic there).
