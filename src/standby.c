@@ -48,21 +48,32 @@ static void owed_drop_locked(struct iommudirty_tracker *t, uint64_t s, uint64_t 
 	}
 }
 
-/* The pieces of [s, e) that are owed, into out (at most n); the count. */
-static size_t owed_clip(struct iommudirty_tracker *t, uint64_t s, uint64_t e,
-			struct extent *out, size_t n)
+/* The pieces of [s, e) that are owed (a new array, *n of them; NULL with
+ * *n 0 when none, or -ENOMEM). */
+static int owed_clip(struct iommudirty_tracker *t, uint64_t s, uint64_t e,
+		     struct extent **out, size_t *n)
 {
 	size_t k = 0;
+	int ret = 0;
 
+	*out = NULL;
 	pthread_mutex_lock(&t->pending_lock);
-	for (size_t i = 0; i < t->nowed && k < n; i++) {
+	for (size_t i = 0; i < t->nowed; i++)
+		k += MAX(t->owed[i].start, s) < MIN(t->owed[i].end, e);
+	if (k) {
+		*out = malloc(k * sizeof(**out));
+		if (!*out)
+			ret = -ENOMEM;
+	}
+	*n = 0;
+	for (size_t i = 0; *out && i < t->nowed; i++) {
 		uint64_t a = MAX(t->owed[i].start, s), b = MIN(t->owed[i].end, e);
 
 		if (a < b)
-			out[k++] = (struct extent){ a, b };
+			(*out)[(*n)++] = (struct extent){ a, b };
 	}
 	pthread_mutex_unlock(&t->pending_lock);
-	return k;
+	return ret;
 }
 
 /* The twins as a HWPT array the read planner takes (tracking ones only). */
@@ -77,55 +88,56 @@ static struct hwpt *twins(const struct iommudirty_tracker *t, size_t *n)
 	return tw;
 }
 
-/* Owed pieces come from at most a few write-protects: a small fixed
- * array, walked again if full. */
-#define OWED_BATCH 16
-
 int sb_read_owed(const struct read_req *r, uint64_t a, uint64_t b, size_t mi,
 		 size_t mj)
 {
 	struct iommudirty_tracker *t = r->t;
-	struct extent piece[OWED_BATCH];
+	struct extent *piece;
 	struct read_req tr = *r;
 	size_t k, n;
 	struct hwpt *tw;
-	int ret = 0;
+	int ret;
 
-	if (!t->sb_ioas || !owed_clip(t, a, b, piece, 1))
+	if (!t->sb_ioas)
 		return 0;
+	ret = owed_clip(t, a, b, &piece, &k);
+	if (ret || !k)
+		return ret;
 	tw = twins(t, &n);
-	if (!tw)
+	if (!tw) {
+		free(piece);
 		return -ENOMEM;
+	}
+	/* The active HWPTs' bits of the window are in the bitmap already. */
 	tr.hwpts = tw;
 	tr.nhwpts = n;
 	tr.bounce = true;
-	for (uint64_t x = a; !ret && x < b;) {
-		k = owed_clip(t, x, b, piece, OWED_BATCH);
-		if (!k)
-			break;
-		for (size_t i = 0; !ret && i < k; i++)
-			ret = n ? iommufd_read_run(&tr, piece[i].start, piece[i].end, mi, mj) : 0;
-		if (!ret && !r->no_clear) {
-			pthread_mutex_lock(&t->pending_lock);
-			for (size_t i = 0; i < k; i++)
-				owed_drop_locked(t, piece[i].start, piece[i].end);
-			pthread_mutex_unlock(&t->pending_lock);
-		}
-		x = piece[k - 1].end;
+	for (size_t i = 0; !ret && n && i < k; i++)
+		ret = iommufd_read_run(&tr, piece[i].start, piece[i].end, mi, mj);
+	if (!ret && !r->no_clear) {
+		pthread_mutex_lock(&t->pending_lock);
+		for (size_t i = 0; i < k; i++)
+			owed_drop_locked(t, piece[i].start, piece[i].end);
+		pthread_mutex_unlock(&t->pending_lock);
 	}
+	free(piece);
 	free(tw);
 	return ret;
 }
 
 int sb_harvest_owed(struct iommudirty_tracker *t, uint64_t s, uint64_t e)
 {
-	struct extent piece[OWED_BATCH];
 	size_t k, n, first = map_lower_bound(t, s);
+	struct extent *piece;
 	struct hwpt *tw;
-	int ret = 0;
+	int ret;
 
-	if (!t->sb_ioas || !owed_clip(t, s, e, piece, 1))
+	if (!t->sb_ioas)
 		return 0;
+	ret = owed_clip(t, s, e, &piece, &k);
+	free(piece);
+	if (ret || !k)
+		return ret;
 	tw = twins(t, &n);
 	if (!tw)
 		return -ENOMEM;
@@ -134,9 +146,12 @@ int sb_harvest_owed(struct iommudirty_tracker *t, uint64_t s, uint64_t e)
 		uint64_t ms = MAX(t->maps[i].iova, s);
 		uint64_t me = MIN(t->maps[i].iova + t->maps[i].len, e);
 
-		k = owed_clip(t, ms, me, piece, OWED_BATCH);
+		if (t->maps[i].gone) /* in neither IOAS any more */
+			continue;
+		ret = owed_clip(t, ms, me, &piece, &k);
 		for (size_t j = 0; !ret && j < k; j++)
 			ret = read_to_pending(t, tw, n, piece[j].start, piece[j].end);
+		free(piece);
 	}
 	if (!ret) {
 		pthread_mutex_lock(&t->pending_lock);
