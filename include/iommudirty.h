@@ -862,6 +862,33 @@ IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
 					   size_t bitmap_bytes,
 					   unsigned int flags);
 
+/**
+ * iommudirty_tracker_read_counted() - iommudirty_tracker_read(), and the
+ * number of dirty pages it reported in *nr_dirty (what a VMM decides
+ * convergence from), without a pass of the caller's own over the bitmap.
+ * Return: as iommudirty_tracker_read(), and -EINVAL if nr_dirty is NULL;
+ * *nr_dirty is set only on success. Thread-safety: as
+ * iommudirty_tracker_read(). Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_tracker_read_counted(struct iommudirty_tracker *t,
+						   uint64_t iova, uint64_t length,
+						   uint64_t page_size, uint64_t *bitmap,
+						   size_t bitmap_bytes, unsigned int flags,
+						   uint64_t *nr_dirty);
+
+/**
+ * iommudirty_tracker_forget_mapping() - the opposite of
+ * iommudirty_tracker_adopt_mapping(): forget the declared mappings inside
+ * [iova, iova+length) that the VMM removed itself, with no kernel call, so
+ * that the IOVA can be declared again (say, larger). Dirty bits already
+ * harvested for the range stay owed to the next read.
+ * Return: 0; -EINVAL (NULL, length 0, a mapping in the range that the
+ * library mapped itself: unmap it instead), -EOVERFLOW, -ENOENT (the range
+ * cuts a mapping or holds none). Thread-safe. Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_tracker_forget_mapping(struct iommudirty_tracker *t,
+						     uint64_t iova, uint64_t length);
+
 /* The atomic variant: iommudirty_tracker_write_protect(), then the unmap. */
 #define IOMMUDIRTY_UNMAP_ATOMIC (1u << 0)
 
@@ -982,6 +1009,37 @@ IOMMUDIRTY_API int iommudirty_bitmap_for_each_run(const uint64_t *bitmap,
  */
 IOMMUDIRTY_API int iommudirty_bitmap_or(uint64_t *dst, const uint64_t *src,
 					uint64_t nbits);
+
+/**
+ * iommudirty_bitmap_or_at() - dst |= src, with bit 0 of src going to bit
+ * @dst_bit of dst, over nbits bits (e.g. a tracker's bitmap into a VMM's
+ * at its RAM offset); dst bits outside [dst_bit, dst_bit+nbits) keep their
+ * values, and no dst word past that range is touched.
+ * Return: 0; -EINVAL (NULL with nbits > 0), -EOVERFLOW (dst_bit + nbits
+ * wraps). Thread-safe (dst must not be written concurrently). Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_bitmap_or_at(uint64_t *dst, uint64_t dst_bit,
+					   const uint64_t *src, uint64_t nbits);
+
+/* A run of set bits: [first, first + count). */
+struct iommudirty_run {
+	uint64_t first;
+	uint64_t count;
+};
+
+/**
+ * iommudirty_bitmap_runs() - the batch walker for dense maps: fill @runs
+ * with up to @n maximal runs of set bits in [*pos, nbits), in order, and
+ * move *pos past the last one (to nbits when none is left). Start with
+ * *pos = 0 and call until it returns 0; no callback per run. A run that
+ * begins before *pos is cut there.
+ * Return: the number of runs written (0: none left); -EINVAL (pos NULL,
+ * bitmap NULL with nbits > 0, runs NULL with n > 0).
+ * Thread-safe (the bitmap must not change during the call). Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_bitmap_runs(const uint64_t *bitmap, uint64_t nbits,
+					  uint64_t *pos, struct iommudirty_run *runs,
+					  size_t n);
 
 /**
  * iommudirty_bitmap_count() - number of set bits in [0, nbits).

@@ -254,3 +254,130 @@ void bitmap_shift_up(uint64_t *map, uint64_t start, uint64_t n, unsigned by)
 	}
 	bitmap_clear_range(map, start, by);
 }
+
+IOMMUDIRTY_API int iommudirty_bitmap_or_at(uint64_t *dst, uint64_t dst_bit,
+					   const uint64_t *src, uint64_t nbits)
+{
+	if ((!dst || !src) && nbits)
+		return ret_err(-EINVAL);
+	if (dst_bit + nbits < dst_bit)
+		return ret_err(-EOVERFLOW);
+	bitmap_or_shifted(dst, dst_bit, src, nbits);
+	return 0;
+}
+
+/* One run at or after p, the slow way (a search for each end); false if
+ * none. */
+static bool next_run(const uint64_t *bitmap, uint64_t nbits, uint64_t p,
+		     uint64_t *first, uint64_t *end)
+{
+	uint64_t nwords = nbits / WORD_BITS + !!(nbits % WORD_BITS);
+	uint64_t w = p / WORD_BITS, word;
+
+	word = bitmap[w] & (~0ull << (p % WORD_BITS));
+	while (!word) {
+		if (++w == nwords)
+			return false;
+		word = bitmap[w];
+	}
+	*first = w * WORD_BITS + (uint64_t)__builtin_ctzll(word);
+	if (*first >= nbits)
+		return false;
+	word = ~bitmap[w] & (~0ull << (*first % WORD_BITS));
+	while (!word) {
+		if (++w == nwords)
+			break;
+		word = ~bitmap[w];
+	}
+	*end = word ? MIN(w * WORD_BITS + (uint64_t)__builtin_ctzll(word), nbits) : nbits;
+	return true;
+}
+
+_Static_assert(sizeof(struct iommudirty_run) == 2 * sizeof(uint64_t) &&
+	       offsetof(struct iommudirty_run, count) == sizeof(uint64_t),
+	       "runs are written as pairs of edges first");
+
+IOMMUDIRTY_API int iommudirty_bitmap_runs(const uint64_t *bitmap, uint64_t nbits,
+					  uint64_t *pos, struct iommudirty_run *runs,
+					  size_t n)
+{
+	uint64_t *edge = (uint64_t *)runs, p, w, carry = 0;
+	size_t k = 0, cap;
+
+	if (!pos || (!bitmap && nbits) || (!runs && n))
+		return ret_err(-EINVAL);
+	p = MIN(*pos, nbits);
+	n = MIN(n, (size_t)INT32_MAX);
+	cap = 2 * n;
+	/* Whole words while a word's worth of edges (at most 64) still fits:
+	 * the edges of a word are where a bit differs from the one below
+	 * it, taken lowest first, alternately a run's first bit and its end.
+	 * Bits below p and from nbits on count as clear. */
+	for (w = p / WORD_BITS; p < nbits && k + WORD_BITS + 4 <= cap; w++) {
+		uint64_t word, edges, base;
+
+		/* Blocks of four words the same as the bit before them have
+		 * no edge (a four-word test mispredicts rarely on dense maps,
+		 * where single uniform words come at random). */
+		if (w * WORD_BITS == p) {
+			uint64_t fill = carry ? ~0ull : 0, last = nbits / WORD_BITS;
+
+			while (w + 4 <= last &&
+			       !((bitmap[w] ^ fill) | (bitmap[w + 1] ^ fill) |
+				 (bitmap[w + 2] ^ fill) | (bitmap[w + 3] ^ fill)))
+				w += 4;
+			if (w * WORD_BITS >= nbits) {
+				p = nbits;
+				break;
+			}
+		}
+		word = bitmap[w];
+		base = w * WORD_BITS;
+		if (base < p)
+			word &= ~0ull << (p - base);
+		if (nbits - base < WORD_BITS)
+			word &= low_mask((unsigned int)(nbits - base));
+		edges = word ^ ((word << 1) | carry);
+		carry = word >> 63;
+		p = MIN(base + WORD_BITS, nbits);
+		/* Two slots per turn, written whether or not an edge is left
+		 * (k moves only for real ones; the 4 spare in cap take the
+		 * rest): words with 0 to 2 edges, the usual dense case, take
+		 * no mispredicted branch. */
+		for (;;) {
+			edge[k] = base + (uint64_t)__builtin_ctzll(edges | (1ull << 63));
+			k += edges != 0;
+			edges &= edges - 1;
+			edge[k] = base + (uint64_t)__builtin_ctzll(edges | (1ull << 63));
+			k += edges != 0;
+			edges &= edges - 1;
+			if (!edges)
+				break;
+		}
+	}
+	if (k % 2) {
+		/* Inside a run at a word boundary: find where it ends. */
+		uint64_t first, end;
+
+		if (p >= nbits || !next_run(bitmap, nbits, p, &first, &end) || first != p)
+			end = p;
+		edge[k++] = end;
+		p = end;
+	}
+	k /= 2;
+	for (size_t i = 0; i < k; i++)
+		runs[i].count -= runs[i].first;
+	/* The rest one run at a time, until n. */
+	for (; k < n && p < nbits; k++) {
+		uint64_t first, end;
+
+		if (!next_run(bitmap, nbits, p, &first, &end)) {
+			p = nbits;
+			break;
+		}
+		runs[k] = (struct iommudirty_run){ .first = first, .count = end - first };
+		p = end;
+	}
+	*pos = p;
+	return (int)k;
+}

@@ -358,6 +358,7 @@ static int insert_mapping(struct iommudirty_tracker *t, uint64_t iova,
 	t->maps[i] = (struct mapping){
 		.iova = iova, .len = length,
 		.flags = adopt ? IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE : flags,
+		.adopted = adopt,
 	};
 	t->nmaps++;
 	return 0;
@@ -469,6 +470,53 @@ static int unmap_locked(struct iommudirty_tracker *t, uint64_t iova,
 		return ret;
 	}
 	forget_mappings(t, iova, length, first, last);
+	return 0;
+}
+
+IOMMUDIRTY_API int iommudirty_tracker_forget_mapping(struct iommudirty_tracker *t,
+						     uint64_t iova, uint64_t length)
+{
+	size_t first, last;
+	int ret;
+
+	if (!t)
+		return ret_err(-EINVAL);
+	ret = check_range(iova, length);
+	if (ret)
+		return ret_err(ret);
+	pthread_rwlock_wrlock(&t->lock);
+	ret = whole_mappings(t, iova, iova + length, &first, &last);
+	for (size_t i = first; !ret && i < last; i++)
+		if (!t->maps[i].adopted)
+			ret = -EINVAL; /* ours: unmap it */
+	if (!ret) {
+		/* Bits already harvested for the range stay owed: only the
+		 * declaration goes. */
+		memmove(&t->maps[first], &t->maps[last],
+			(t->nmaps - last) * sizeof(*t->maps));
+		t->nmaps -= last - first;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return ret_err(ret);
+}
+
+IOMMUDIRTY_API int iommudirty_tracker_read_counted(struct iommudirty_tracker *t,
+						   uint64_t iova, uint64_t length,
+						   uint64_t page_size, uint64_t *bitmap,
+						   size_t bitmap_bytes, unsigned int flags,
+						   uint64_t *nr_dirty)
+{
+	int ret;
+
+	if (!nr_dirty)
+		return ret_err(-EINVAL);
+	ret = iommudirty_tracker_read(t, iova, length, page_size, bitmap, bitmap_bytes,
+				      flags);
+	if (ret)
+		return ret;
+	/* One popcount pass (the hardware instruction where the CPU has it),
+	 * while the bitmap is still in cache for small reads. */
+	*nr_dirty = (uint64_t)iommudirty_bitmap_count(bitmap, (length - 1) / page_size + 1);
 	return 0;
 }
 

@@ -18,6 +18,7 @@ struct mapping {
 	/* Taken away by write_protect: no longer in the kernel, reads skip
 	 * it (a hole), unmap only forgets it. */
 	bool gone;
+	bool adopted; /* declared by the VMM: iommudirty_tracker_forget_mapping() */
 };
 
 struct hwpt {
