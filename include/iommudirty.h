@@ -294,6 +294,8 @@ enum iommudirty_reason {
 	IOMMUDIRTY_REASON_PRECISE_ONLY = 533,        /* refused: the tracker takes precise sources only */
 	/* a device could not be moved back after a failed atomic unmap */
 	IOMMUDIRTY_REASON_MOVE_BACK_FAILED = 534,
+	/* IOMMUDIRTY_TRACKER_SMALL_IO_PAGES on an IOAS already mapped in a domain */
+	IOMMUDIRTY_REASON_HUGE_PAGES_TOO_LATE = 535,
 };
 
 /* Constraints a tracker must respect even when dirty tracking works. */
@@ -393,6 +395,14 @@ IOMMUDIRTY_API const char *iommudirty_vendor_str(uint32_t vendor);
  * unmap do about twice the kernel work, the IO page tables take twice the
  * memory, and the IOAS and HWPT ids swap on each atomic unmap. Since: 0.2 */
 #define IOMMUDIRTY_TRACKER_STANDBY (1u << 3)
+/* Small IO pages only (iommufd): IOMMU_OPTION_HUGE_PAGES = 0 on the
+ * tracker's IOAS (and its standby) before any mapping, so that a write
+ * dirties one small IO page, not a 2 MiB or 1 GiB one (dirty amplification
+ * against more IOTLB pressure). On an adopted IOAS whose mappings already
+ * sit in a domain it is too late: iommudirty_tracker_new() fails with
+ * -EINVAL and IOMMUDIRTY_REASON_HUGE_PAGES_TOO_LATE. Ignored by type1.
+ * Since: 0.2 */
+#define IOMMUDIRTY_TRACKER_SMALL_IO_PAGES (1u << 4)
 
 /*
  * Dirty sources. A tracker's dirty data is the union over its devices of

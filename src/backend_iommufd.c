@@ -881,6 +881,18 @@ int iommufd_backend_init(struct iommudirty_tracker *t,
 		}
 		t->own_ioas = true;
 	}
+	if (t->flags & IOMMUDIRTY_TRACKER_SMALL_IO_PAGES) {
+		ret = iommufd_ioas_huge_pages(t->ctx, t->ioas_id, false);
+		if (ret) {
+			log_err(t->ctx, "IOAS %u: IOMMU_OPTION_HUGE_PAGES=0: %s%s", t->ioas_id,
+				strerror(-ret), ret == -EINVAL ?
+				" (too late: its mappings are in a domain already)" : "");
+			info_add_reason(&t->info, ret == -EINVAL ?
+					IOMMUDIRTY_REASON_HUGE_PAGES_TOO_LATE :
+					IOMMUDIRTY_REASON_IOMMUFD_FAILED);
+			goto fail;
+		}
+	}
 	if (npci) {
 		t->pci = calloc(npci, sizeof(*t->pci));
 		if (!t->pci) {

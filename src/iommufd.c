@@ -166,3 +166,13 @@ int vfio_detach_pt(struct iommudirty_ctx *ctx, int dev_fd)
 
 	return sys_ioctl(ctx, dev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &cmd);
 }
+
+int iommufd_ioas_huge_pages(struct iommudirty_ctx *ctx, uint32_t ioas_id, bool on)
+{
+	struct uapi_option cmd = {
+		.size = sizeof(cmd), .option_id = UAPI_OPTION_HUGE_PAGES,
+		.op = UAPI_OPTION_OP_SET, .object_id = ioas_id, .val64 = on,
+	};
+
+	return sys_ioctl(ctx, ctx->fd, IOMMU_OPTION, &cmd);
+}

@@ -17,6 +17,9 @@ int iommufd_ioas_unmap(struct iommudirty_ctx *ctx, uint32_t ioas_id,
 int iommufd_ioas_iova_ranges(struct iommudirty_ctx *ctx, uint32_t ioas_id,
 			     struct uapi_iova_range *ranges, uint32_t *num,
 			     uint64_t *alignment);
+/* IOMMU_OPTION_HUGE_PAGES on an IOAS (off only before any domain has
+ * pages mapped). */
+int iommufd_ioas_huge_pages(struct iommudirty_ctx *ctx, uint32_t ioas_id, bool on);
 int iommufd_hwpt_alloc_dirty(struct iommudirty_ctx *ctx, uint32_t dev_id,
 			     uint32_t ioas_id, uint32_t *hwpt_id);
 int iommufd_hwpt_set_dirty(struct iommudirty_ctx *ctx, uint32_t hwpt_id,

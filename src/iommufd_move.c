@@ -202,6 +202,13 @@ int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 	ret = iommufd_ioas_alloc(t->ctx, &new_ioas);
 	if (ret)
 		goto out_free;
+	if (t->flags & IOMMUDIRTY_TRACKER_SMALL_IO_PAGES) {
+		ret = iommufd_ioas_huge_pages(t->ctx, new_ioas, false);
+		if (ret) {
+			ctx_destroy_or_defer(t->ctx, new_ioas);
+			goto out_free;
+		}
+	}
 	/* Twins first, on the empty IOAS: enabling is cheap there. HWPTs no
 	 * device uses any more need none: they are only harvested. */
 	for (k = 0; k < n; k++) {

@@ -244,6 +244,8 @@ int sb_build(struct iommudirty_tracker *t)
 		log_err(t->ctx, "standby: IOAS_ALLOC: %s", strerror(-ret));
 		return ret;
 	}
+	if (t->flags & IOMMUDIRTY_TRACKER_SMALL_IO_PAGES)
+		ret = iommufd_ioas_huge_pages(t->ctx, t->sb_ioas, false);
 	for (size_t i = 0; !ret && i < t->nhwpts; i++)
 		if (!hwpt_unused(&t->hwpts[i]))
 			ret = sb_add_twin(t, &t->hwpts[i]);

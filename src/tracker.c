@@ -148,7 +148,8 @@ static bool opts_ok(const struct iommudirty_tracker_opts *opts)
 	if (!OPTS_VALID(opts, iommudirty_tracker_opts))
 		return false;
 	if (flags & ~(IOMMUDIRTY_TRACKER_ADOPT_IOAS | IOMMUDIRTY_TRACKER_ADOPT_CONTAINER |
-		      IOMMUDIRTY_TRACKER_PRECISE_ONLY | IOMMUDIRTY_TRACKER_STANDBY))
+		      IOMMUDIRTY_TRACKER_PRECISE_ONLY | IOMMUDIRTY_TRACKER_STANDBY |
+		      IOMMUDIRTY_TRACKER_SMALL_IO_PAGES))
 		return false;
 	if (OPTS_GET(opts, iommudirty_tracker_opts, policy, 0) >
 	    IOMMUDIRTY_POLICY_ALL_OR_NOTHING)

@@ -327,6 +327,21 @@ struct uapi_vfio_feature_migration_get {
 	struct uapi_vfio_device_feature_migration mig;
 };
 
+/* IOMMU_OPTION: RLIMIT_MODE (object 0) and HUGE_PAGES (an IOAS). */
+#define UAPI_OPTION_RLIMIT_MODE 0u
+#define UAPI_OPTION_HUGE_PAGES 1u
+#define UAPI_OPTION_OP_SET 0u
+#define UAPI_OPTION_OP_GET 1u
+
+struct uapi_option {
+	uint32_t size;
+	uint32_t option_id;
+	uint16_t op;
+	uint16_t __reserved;
+	uint32_t object_id;
+	UAPI_ALIGNED_U64 val64;
+};
+
 /* DMA_LOGGING_START (SET): the ranges the device logs, at page_size
  * (in/out: the device may pick another). */
 struct uapi_vfio_dma_logging_range {
@@ -449,6 +464,10 @@ UAPI_SIZE(uapi_vfio_device_feature, 8);
 UAPI_SIZE(uapi_vfio_device_feature_migration, 8);
 UAPI_SIZE(uapi_vfio_feature_migration_get, 16);
 UAPI_PIN(uapi_vfio_feature_migration_get, mig, 8);
+UAPI_SIZE(uapi_option, 24);
+UAPI_PIN(uapi_option, op, 8);
+UAPI_PIN(uapi_option, object_id, 12);
+UAPI_PIN(uapi_option, val64, 16);
 UAPI_SIZE(uapi_vfio_dma_logging_range, 16);
 UAPI_PIN(uapi_vfio_dma_logging_range, length, 8);
 UAPI_SIZE(uapi_vfio_dma_logging_control, 24);

@@ -11,7 +11,10 @@
 static uint64_t hwpt_pgsizes(const struct iommudirty_sim *sim,
 			     const struct sim_hwpt *hwpt)
 {
-	return sim->iommus[hwpt->iommu]->pgsize_bitmap;
+	uint64_t pg = sim->iommus[hwpt->iommu]->pgsize_bitmap;
+
+	/* HUGE_PAGES off: the smallest IO page only. */
+	return hwpt->ioas && hwpt->ioas->no_huge ? pg & -pg : pg;
 }
 
 /*

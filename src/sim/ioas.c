@@ -134,6 +134,59 @@ static bool overlaps(const struct sim_ioas *ioas, uint64_t iova, uint64_t last)
 	return i < ioas->nr_areas && ioas->areas[i]->iova <= last;
 }
 
+/* IOMMU_OPTION (6.12 main.c iommufd_option, ioas.c): the memory
+ * accounting mode of the iommufd, and whether an IOAS may use huge IO
+ * pages (turned off only while no domain has pages mapped). */
+int sim_ioctl_option(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd)
+{
+	struct uapi_option *c = cmd;
+	struct sim_ioas *ioas;
+
+	(void)sim;
+	if (c->__reserved)
+		return -EOPNOTSUPP;
+	if (c->option_id == UAPI_OPTION_RLIMIT_MODE) {
+		if (c->object_id)
+			return -EOPNOTSUPP;
+		if (c->op == UAPI_OPTION_OP_GET) {
+			c->val64 = ictx->account_mm;
+			return 0;
+		}
+		if (c->op != UAPI_OPTION_OP_SET)
+			return -EOPNOTSUPP;
+		/* The sim runs as root: CAP_SYS_RESOURCE holds. */
+		for (size_t i = 0; i < ictx->nr_slots; i++)
+			if (ictx->objs[i])
+				return -EBUSY;
+		if (c->val64 > 1)
+			return -EINVAL;
+		ictx->account_mm = c->val64;
+		return 0;
+	}
+	if (c->option_id != UAPI_OPTION_HUGE_PAGES)
+		return -EOPNOTSUPP;
+	ioas = sim_obj_get(ictx, c->object_id, SIM_OBJ_IOAS);
+	if (!ioas)
+		return -ENOENT;
+	if (c->op == UAPI_OPTION_OP_GET) {
+		c->val64 = !ioas->no_huge;
+		return 0;
+	}
+	if (c->op != UAPI_OPTION_OP_SET)
+		return -EOPNOTSUPP;
+	if (c->val64 == 1) {
+		ioas->no_huge = false;
+		return 0;
+	}
+	if (c->val64 != 0)
+		return -EINVAL;
+	/* Not once a domain has pages mapped: they may be huge already. */
+	if (!ioas->no_huge && ioas->nr_areas && sim_ioas_has_hwpts(ictx, ioas))
+		return -EINVAL;
+	ioas->no_huge = true;
+	return 0;
+}
+
 int sim_ioctl_ioas_alloc(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd)
 {
 	struct uapi_ioas_alloc *c = cmd;

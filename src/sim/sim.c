@@ -181,6 +181,7 @@ static const struct sim_ioctl_def sim_ioctls[] = {
 	  sizeof(struct uapi_hwpt_set_dirty_tracking), sim_ioctl_set_dirty },
 	{ IOMMU_HWPT_GET_DIRTY_BITMAP, 48,
 	  sizeof(struct uapi_hwpt_get_dirty_bitmap), sim_ioctl_get_dirty },
+	{ IOMMU_OPTION, 24, sizeof(struct uapi_option), sim_ioctl_option },
 };
 
 union sim_cmd {
@@ -194,6 +195,7 @@ union sim_cmd {
 	struct uapi_hw_info hw_info;
 	struct uapi_hwpt_set_dirty_tracking set_dirty;
 	struct uapi_hwpt_get_dirty_bitmap get_dirty;
+	struct uapi_option option;
 };
 
 /*

@@ -121,6 +121,7 @@ struct sim_area {
 
 struct sim_ioas {
 	struct sim_obj obj;
+	bool no_huge;            /* IOMMU_OPTION_HUGE_PAGES = 0 */
 	struct sim_area **areas; /* sorted by iova, never overlapping */
 	size_t nr_areas, cap_areas;
 };
@@ -165,6 +166,7 @@ struct sim_devlog {
 
 struct sim_ictx {
 	int fd;
+	bool account_mm;         /* IOMMU_OPTION_RLIMIT_MODE = 1 */
 	struct sim_obj **objs;   /* objs[id - 1]; NULL slots are free ids */
 	size_t nr_slots;
 };
@@ -258,6 +260,7 @@ int sim_ioas_check_domain(struct iommudirty_sim *sim, const struct sim_ioas *ioa
 void sim_ioas_free(struct sim_ioas *ioas);
 size_t sim_ioas_find(const struct sim_ioas *ioas, uint64_t iova);
 int sim_ioctl_ioas_alloc(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
+int sim_ioctl_option(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
 int sim_ioctl_iova_ranges(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
 int sim_ioctl_ioas_map(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);
 int sim_ioctl_ioas_unmap(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *cmd);

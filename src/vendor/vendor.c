@@ -144,6 +144,7 @@ IOMMUDIRTY_API const char *iommudirty_reason_str(uint32_t reason)
 	case IOMMUDIRTY_REASON_LOG_REPORT_FAILED: return "device log: a REPORT failed: the device's logged ranges were reported dirty";
 	case IOMMUDIRTY_REASON_NEEDS_TYPE1: return "source: the type1 container's dirty tracking needs a type1 tracker";
 	case IOMMUDIRTY_REASON_PRECISE_ONLY: return "source: refused, the tracker takes precise sources only";
+	case IOMMUDIRTY_REASON_HUGE_PAGES_TOO_LATE: return "iommufd: huge IO pages cannot be turned off: the IOAS already has mappings in a domain";
 	case IOMMUDIRTY_REASON_MOVE_BACK_FAILED: return "atomic unmap: a device could not be moved back after a failed move: every writable page is reported dirty from now on";
 	default: return "unknown reason";
 	}

@@ -786,6 +786,42 @@ static int l_atomic_standby(struct lenv *e)
 	return 0;
 }
 
+/* IOMMUDIRTY_TRACKER_SMALL_IO_PAGES on real kernel code: the mock device
+ * with HUGE_IOVA maps a 2 MiB hugetlb mapping with 1 MiB IOPTEs, so a
+ * 2 KiB write dirties 256 pages of 4 KiB; with the knob (the kernel's
+ * IOMMU_OPTION_HUGE_PAGES = 0 on the IOAS) the same write dirties one. */
+static int l_small_io_pages(struct lenv *e)
+{
+	const uint64_t H = B + 2 * MiB;
+
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .flags = IOMMUDIRTY_TRACKER_SMALL_IO_PAGES);
+	if (env_init_opts(e, &o) || add_dev(e, MOCK_DEV_HUGE_IOVA))
+		return -1;
+	if (map(e, H, 2 * MiB, true))
+		return -1;
+	OK(iommudirty_tracker_start(e->t));
+	OK(wr(e, 0, H + 6 * KiB, 2 * KiB));
+	RD(H, 2 * MiB, 4 * KiB, 0);
+	EXPECT_SPANS("small IO pages: one write", 512, { 1, 2 });
+	return 0;
+}
+
+/* The same without the knob, for the amplification it removes. */
+static int l_huge_io_pages(struct lenv *e)
+{
+	const uint64_t H = B + 2 * MiB;
+
+	if (env_init(e) || add_dev(e, MOCK_DEV_HUGE_IOVA))
+		return -1;
+	if (map(e, H, 2 * MiB, true))
+		return -1;
+	OK(iommudirty_tracker_start(e->t));
+	OK(wr(e, 0, H + 6 * KiB, 2 * KiB));
+	RD(H, 2 * MiB, 4 * KiB, 0);
+	EXPECT_SPANS("huge IO pages: one write", 512, { 0, 256 });
+	return 0;
+}
+
 /* IOMMUDIRTY_UNMAP_ATOMIC; two devices sharing one HWPT: one replace_fn
  * call moves both. */
 static int l_atomic_unmap_dirty(struct lenv *e)
@@ -1099,6 +1135,8 @@ static const struct ltest ltests[] = {
 	{ "lib_atomic_unmap_dirty", l_atomic_unmap_dirty },
 	{ "lib_atomic_replace_fails", l_atomic_replace_fails },
 	{ "lib_atomic_standby", l_atomic_standby },
+	{ "lib_huge_io_pages_amplify", l_huge_io_pages },
+	{ "lib_small_io_pages_knob", l_small_io_pages },
 	{ "lib_atomic_bench", l_atomic_bench },
 	{ NULL, NULL },
 };

@@ -574,7 +574,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(iommudirty_tracker_unmap(f->t, 0, PG), -ENOENT);
 	assert_int_equal(iommudirty_tracker_unmap_dirty(f->t, 0, MiB, PG, m, sizeof(m), 8), -EINVAL);
 
-	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_flags, .flags = 16);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, bad_flags, .flags = 32);
 	const struct iommudirty_iova_range w_unaligned[] = { { 0x1000, 0x17ff } };
 	const struct iommudirty_iova_range w_backwards[] = { { 0x2000, 0xfff } };
 	const struct iommudirty_iova_range w_top[] = { { 0xfffffffffffff000ull, UINT64_MAX } };
