@@ -899,6 +899,47 @@ IOMMUDIRTY_API int iommudirty_tracker_read_counted(struct iommudirty_tracker *t,
 IOMMUDIRTY_API int iommudirty_tracker_forget_mapping(struct iommudirty_tracker *t,
 						     uint64_t iova, uint64_t length);
 
+/**
+ * iommudirty_tracker_set_guest() - give the whole mappings inside [iova,
+ * iova+length) the VMM's address for them (guest-physical address or RAM
+ * offset, in the VMM's own dirty space): the mapping at iova + x gets
+ * gaddr + x. Until then a mapping's guest address is its IOVA. Set it
+ * right after map or adopt. From then on, while tracking is started, an
+ * unmap of such a mapping (plain, unmap_dirty, or atomic: a vIOMMU
+ * invalidation) keeps what it collected in guest space, and the next
+ * iommudirty_tracker_read_guest() covering it reports it: in-flight dirty
+ * state is not lost when the guest unmaps and remaps. (A plain unmap then
+ * reads before unmapping, like unmap_dirty.)
+ * Return: 0; -EINVAL (NULL, length 0, gaddr not a multiple of the IOAS
+ * alignment), -EOVERFLOW, -ENOENT (the range cuts a mapping or holds
+ * none). Thread-safe. Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_tracker_set_guest(struct iommudirty_tracker *t,
+						uint64_t iova, uint64_t length,
+						uint64_t gaddr);
+
+/**
+ * iommudirty_tracker_read_guest() - the dirty bitmap of the VMM's
+ * [gaddr, gaddr+length) at @page_size: bit i is guest page gaddr +
+ * i*page_size. Every mapping backing any part of the window contributes
+ * (two IOVAs aliasing one guest page are OR-ed); IOVA-contiguous mappings
+ * are read with one kernel call per source, then scattered; guest memory
+ * no mapping backs reads clean, except what unmaps of guest-addressed
+ * mappings kept (see iommudirty_tracker_set_guest()). Read-and-clear, or
+ * IOMMUDIRTY_READ_NO_CLEAR, as iommudirty_tracker_read(), with every
+ * source of the tracker's devices.
+ * Return: 0; -EINVAL (NULL, length 0, bad page_size, gaddr or length not a
+ * multiple of it, unknown flags, tracker not started, a mapping whose IOVA
+ * and guest address differ by no multiple of page_size), -EOVERFLOW,
+ * -ERANGE (bitmap too small), -ENOMEM, or a kernel read's error (as
+ * iommudirty_tracker_read(): treat the window as dirty).
+ * Thread-safety: as iommudirty_tracker_read(). Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_tracker_read_guest(struct iommudirty_tracker *t,
+						 uint64_t gaddr, uint64_t length,
+						 uint64_t page_size, uint64_t *bitmap,
+						 size_t bitmap_bytes, unsigned int flags);
+
 /* The atomic variant: iommudirty_tracker_write_protect(), then the unmap. */
 #define IOMMUDIRTY_UNMAP_ATOMIC (1u << 0)
 

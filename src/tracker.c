@@ -279,6 +279,7 @@ IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t)
 	free(t->pending);
 	free(t->windows);
 	free(t->owed);
+	free(t->gpending);
 	free(t);
 }
 
@@ -474,6 +475,39 @@ static int unmap_locked(struct iommudirty_tracker *t, uint64_t iova,
 	return 0;
 }
 
+static int unmap_dirty_locked(struct iommudirty_tracker *t, uint64_t iova,
+			      uint64_t length, uint64_t page_size,
+			      uint64_t *bitmap, size_t first, size_t last);
+
+/* A vIOMMU invalidation while tracking: what the mappings with a guest
+ * address collected stays in guest space for the next guest-space read
+ * (the others' bits are discarded, as unmap always did). */
+static int unmap_keeping_guest(struct iommudirty_tracker *t, uint64_t iova,
+			       uint64_t length, size_t first, size_t last)
+{
+	uint64_t ps = is_pow2(t->iova_alignment) ? MAX(t->iova_alignment, 4096) : 4096;
+	struct mapping *snap;
+	size_t n = guest_snapshot(t, first, last, &snap);
+	uint64_t *bm;
+	int ret;
+
+	if (!n || length % ps || iova % ps)
+		return unmap_locked(t, iova, length, first, last);
+	if (n == SIZE_MAX)
+		return -ENOMEM;
+	bm = calloc(1, iommudirty_bitmap_size(length, ps));
+	if (!bm) {
+		free(snap);
+		return -ENOMEM;
+	}
+	ret = unmap_dirty_locked(t, iova, length, ps, bm, first, last);
+	if (!ret)
+		guest_keep(t, snap, n, iova, length, ps, bm);
+	free(bm);
+	free(snap);
+	return ret;
+}
+
 IOMMUDIRTY_API int iommudirty_tracker_forget_mapping(struct iommudirty_tracker *t,
 						     uint64_t iova, uint64_t length)
 {
@@ -535,7 +569,8 @@ IOMMUDIRTY_API int iommudirty_tracker_unmap(struct iommudirty_tracker *t,
 	pthread_rwlock_wrlock(&t->lock);
 	ret = whole_mappings(t, iova, iova + length, &first, &last);
 	if (!ret)
-		ret = unmap_locked(t, iova, length, first, last);
+		ret = t->started ? unmap_keeping_guest(t, iova, length, first, last)
+				 : unmap_locked(t, iova, length, first, last);
 	pthread_rwlock_unlock(&t->lock);
 	return ret_err(ret);
 }
@@ -726,6 +761,12 @@ static int read_locked(struct iommudirty_tracker *t, uint64_t iova,
 		       uint64_t length, uint64_t page_size, uint64_t *bitmap,
 		       bool no_clear)
 {
+	return read_window(t, iova, length, page_size, bitmap, no_clear);
+}
+
+int read_window(struct iommudirty_tracker *t, uint64_t iova, uint64_t length,
+		uint64_t page_size, uint64_t *bitmap, bool no_clear)
+{
 	struct read_req r = {
 		.t = t, .iova = iova, .end = iova + length, .page_size = page_size,
 		.bitmap = bitmap, .no_clear = no_clear,
@@ -817,8 +858,17 @@ IOMMUDIRTY_API int iommudirty_tracker_write_protect(struct iommudirty_tracker *t
 	ret = whole_mappings(t, iova, iova + length, &first, &last);
 	if (!ret && !t->started)
 		ret = -EINVAL;
-	if (!ret)
-		ret = write_protect_locked(t, iova, length, page_size, bitmap, first, last);
+	if (!ret) {
+		struct mapping *snap;
+		size_t n = guest_snapshot(t, first, last, &snap);
+
+		ret = n == SIZE_MAX ? -ENOMEM :
+		      write_protect_locked(t, iova, length, page_size, bitmap, first, last);
+		if (!ret && n)
+			guest_keep(t, snap, n, iova, length, page_size, bitmap);
+		if (n != SIZE_MAX)
+			free(snap);
+	}
 	pthread_rwlock_unlock(&t->lock);
 	return ret_err(ret);
 }
@@ -873,6 +923,9 @@ IOMMUDIRTY_API int iommudirty_tracker_unmap_dirty(struct iommudirty_tracker *t,
 	size_t first, last;
 	int ret;
 
+	struct mapping *snap = NULL;
+	size_t nsnap = 0;
+
 	if (flags & ~IOMMUDIRTY_UNMAP_ATOMIC)
 		return ret_err(-EINVAL);
 	ret = check_read_args(t, iova, length, page_size, bitmap, bitmap_bytes, 0);
@@ -882,6 +935,10 @@ IOMMUDIRTY_API int iommudirty_tracker_unmap_dirty(struct iommudirty_tracker *t,
 	ret = whole_mappings(t, iova, iova + length, &first, &last);
 	if (!ret && !t->started)
 		ret = -EINVAL;
+	if (!ret)
+		nsnap = guest_snapshot(t, first, last, &snap);
+	if (!ret && nsnap == SIZE_MAX)
+		ret = -ENOMEM;
 	if (!ret && (flags & IOMMUDIRTY_UNMAP_ATOMIC)) {
 		ret = write_protect_locked(t, iova, length, page_size, bitmap,
 					   first, last);
@@ -892,6 +949,10 @@ IOMMUDIRTY_API int iommudirty_tracker_unmap_dirty(struct iommudirty_tracker *t,
 		ret = unmap_dirty_locked(t, iova, length, page_size, bitmap,
 					 first, last);
 	}
+	/* Also kept in guest space, for the next guest-space read. */
+	if (!ret && nsnap)
+		guest_keep(t, snap, nsnap, iova, length, page_size, bitmap);
+	free(snap);
 	pthread_rwlock_unlock(&t->lock);
 	return ret_err(ret);
 }

@@ -19,6 +19,8 @@ struct mapping {
 	 * it (a hole), unmap only forgets it. */
 	bool gone;
 	bool adopted; /* declared by the VMM: iommudirty_tracker_forget_mapping() */
+	bool has_guest; /* gaddr set by iommudirty_tracker_set_guest() */
+	uint64_t gaddr;   /* the VMM's address of iova */
 };
 
 struct hwpt {
@@ -169,6 +171,11 @@ struct iommudirty_tracker {
 	uint32_t sb_ioas;
 	struct extent *owed;
 	size_t nowed, cap_owed;
+	/* Guest-space extents that unmaps of mappings with a guest address
+	 * collected, for the next guest-space read (under pending_lock). */
+	struct extent *gpending;
+	size_t ngpending, cap_gpending;
+	bool gpending_lost; /* could not record some: report everything once */
 	/* A device could not be moved back after a failed move: every
 	 * writable page is reported dirty from then on. */
 	bool stuck;
@@ -255,6 +262,19 @@ void mark_bytes(uint64_t *bitmap, uint64_t iova, uint64_t page_size,
 		uint64_t x, uint64_t y);
 /* Caller holds pending_lock. */
 int pending_add_locked(struct iommudirty_tracker *t, uint64_t start, uint64_t end);
+
+/* tracker.c: read [iova, +length) of every source into bitmap (zeroed
+ * first), the IOVA-pending bits included; caller holds t->lock. */
+int read_window(struct iommudirty_tracker *t, uint64_t iova, uint64_t length,
+		uint64_t page_size, uint64_t *bitmap, bool no_clear);
+
+/* guest.c: mappings with a guest address among [first, last) (a new
+ * array; SIZE_MAX: no memory), and keeping what an unmap of them
+ * collected (bitmap of [iova, +length) at ps) as guest-pending. */
+size_t guest_snapshot(const struct iommudirty_tracker *t, size_t first, size_t last,
+		      struct mapping **out);
+void guest_keep(struct iommudirty_tracker *t, const struct mapping *snap, size_t n,
+		uint64_t iova, uint64_t length, uint64_t ps, const uint64_t *bitmap);
 
 /* choose.c: each device's source, the tracker's precision. */
 /* Probe a device fd for DMA logging and migration (a->can_log, ...). */
