@@ -822,6 +822,59 @@ static int l_huge_io_pages(struct lenv *e)
 	return 0;
 }
 
+/* A vIOMMU guest on real kernel code: IOVA is not the guest address, two
+ * IOVAs alias one guest page, the guest unmaps and remaps while the device
+ * writes. Reads by guest address report each written guest page once,
+ * nothing is lost across the unmaps. */
+static int l_viommu(struct lenv *e)
+{
+	const uint64_t G = 0x40000000ull; /* guest RAM, far from any IOVA */
+	const uint64_t A = B, C = B + 1 * MiB, D = B + 4 * MiB;
+	const size_t sz = iommudirty_bitmap_size(64 * KiB, 4 * KiB);
+	uint64_t bm[1];
+
+	if (env_init(e) || add_dev(e, 0))
+		return -1;
+	/* Guest pages 0-15 at IOVA A, 16-31 at A + 64 KiB (IOVA-adjacent),
+	 * and an alias of guest 0-15 at C. */
+	if (map(e, A, 64 * KiB, false) || map(e, A + 64 * KiB, 64 * KiB, false) ||
+	    map(e, C, 64 * KiB, false))
+		return -1;
+	OK(iommudirty_tracker_set_guest(e->t, A, 128 * KiB, G));
+	OK(iommudirty_tracker_set_guest(e->t, C, 64 * KiB, G));
+	OK(iommudirty_tracker_start(e->t));
+	OK(wr(e, 0, A + 4 * KiB, 4 * KiB));           /* guest 1 */
+	OK(wr(e, 0, C + 8 * KiB, 4 * KiB));           /* guest 2, through the alias */
+	OK(wr(e, 0, A + 64 * KiB + 12 * KiB, 4 * KiB)); /* guest 19 */
+	memset(e->bm, 0, sizeof(e->bm));
+	OK(iommudirty_tracker_read_guest(e->t, G, 128 * KiB, 4 * KiB, e->bm, 8,
+					 IOMMUDIRTY_READ_NO_CLEAR));
+	EXPECT_SPANS("guest read", 32, { 1, 3 }, { 19, 20 });
+	/* The guest unmaps its alias (plain unmap: a vIOMMU invalidation),
+	 * after a write through it, then maps guest 0-15 at D instead. */
+	OK(wr(e, 0, C + 20 * KiB, 4 * KiB));           /* guest 5 */
+	OK(iommudirty_tracker_unmap(e->t, C, 64 * KiB));
+	if (map(e, D, 64 * KiB, false))
+		return -1;
+	OK(iommudirty_tracker_set_guest(e->t, D, 64 * KiB, G));
+	OK(wr(e, 0, D + 36 * KiB, 4 * KiB));           /* guest 9 */
+	/* And takes the second half away atomically-cheap: unmap_dirty. */
+	OK(wr(e, 0, A + 64 * KiB + 60 * KiB, 4 * KiB)); /* guest 31 */
+	OK(iommudirty_tracker_unmap_dirty(e->t, A + 64 * KiB, 64 * KiB, 4 * KiB, bm,
+					  sizeof(bm), 0));
+	CHECK(bm[0] == ((1ull << 3) | (1ull << 15)), "unmap_dirty: %#llx",
+	      (unsigned long long)bm[0]);
+	memset(e->bm, 0, sizeof(e->bm));
+	OK(iommudirty_tracker_read_guest(e->t, G, 128 * KiB, 4 * KiB, e->bm, 8, 0));
+	EXPECT_SPANS("after the unmaps and the remap", 32, { 1, 3 }, { 5, 6 }, { 9, 10 },
+		     { 19, 20 }, { 31, 32 });
+	memset(e->bm, 0, sizeof(e->bm));
+	OK(iommudirty_tracker_read_guest(e->t, G, 128 * KiB, 4 * KiB, e->bm, 8, 0));
+	EXPECT_CLEAN("each reported once", 32);
+	(void)sz;
+	return 0;
+}
+
 /* IOMMUDIRTY_UNMAP_ATOMIC; two devices sharing one HWPT: one replace_fn
  * call moves both. */
 static int l_atomic_unmap_dirty(struct lenv *e)
@@ -1137,6 +1190,7 @@ static const struct ltest ltests[] = {
 	{ "lib_atomic_standby", l_atomic_standby },
 	{ "lib_huge_io_pages_amplify", l_huge_io_pages },
 	{ "lib_small_io_pages_knob", l_small_io_pages },
+	{ "viommu_aliases_unmap_remap", l_viommu },
 	{ "lib_atomic_bench", l_atomic_bench },
 	{ NULL, NULL },
 };
