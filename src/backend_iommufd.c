@@ -767,7 +767,7 @@ static int read_run_active(const struct read_req *r, uint64_t a, uint64_t b,
 	uint64_t re = t->maps[mj - 1].iova + t->maps[mj - 1].len;
 	uint64_t ps = r->page_size, H = t->max_io_page;
 	uint64_t G = MAX(ps, H);
-	uint64_t lo = a, hi = b, h1, t0;
+	uint64_t lo = a, hi = b, h1, t0, fine;
 	int ret;
 
 	/* A kernel read must never start or end inside an IOPTE: a clearing
@@ -794,8 +794,12 @@ static int read_run_active(const struct read_req *r, uint64_t a, uint64_t b,
 	t0 = hi;
 	if (hi > b || hi % ps)
 		t0 = MAX(h1, align_down(hi - 1, G));
+	/* The widened ends go through scratch at the finest page the IOAS
+	 * maps: what lands outside the range is kept pending at that
+	 * granularity, so a later, finer read reports no clean neighbour. */
+	fine = is_pow2(t->iova_alignment) ? MIN(ps, t->iova_alignment) : ps;
 	if (h1 > lo) {
-		ret = read_bounce(r, lo, h1, fit_page(ps, lo, h1));
+		ret = read_bounce(r, lo, h1, fit_page(fine, lo, h1));
 		if (ret)
 			return ret;
 	}
@@ -805,7 +809,7 @@ static int read_run_active(const struct read_req *r, uint64_t a, uint64_t b,
 			return ret;
 	}
 	if (hi > t0)
-		return read_bounce(r, t0, hi, fit_page(ps, t0, hi));
+		return read_bounce(r, t0, hi, fit_page(fine, t0, hi));
 	return 0;
 }
 

@@ -134,11 +134,41 @@ static void test_forget_mapping(void **state)
 	fx_fini(&f);
 }
 
+/* Bits a widened clearing read keeps outside the caller's range are kept
+ * at the finest page the IOAS maps, not the caller's: a later, finer read
+ * reports the written page and no clean neighbour. */
+static void test_kept_bits_stay_fine(void **state)
+{
+	struct fx f;
+	uint64_t m[1];
+	uint8_t *mem;
+
+	(void)state;
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, MiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(fx_write(&f, 0, 5 * PG, 1), 0);
+	/* A 16 KiB-page read of [64, 128) KiB widens to the mapping: page 5
+	 * is cleared in the kernel and kept. */
+	assert_int_equal(iommudirty_tracker_read(f.t, 64 * KiB, 64 * KiB, 4 * PG, m, sizeof(m), 0),
+			 0);
+	assert_int_equal(m[0], 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, 64 * KiB, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 1ull << 5);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_counted),
 		cmocka_unit_test(test_forget_mapping),
+		cmocka_unit_test(test_kept_bits_stay_fine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
