@@ -80,10 +80,10 @@ test)
 		-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-fsanitize=thread -O1" \
 		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DIOMMUDIRTY_BENCH=OFF \
 		-DIOMMUDIRTY_EXAMPLES=OFF >/dev/null
-	cmake --build "$top/build/tsan" -j"$jobs" --target test_tracker test_atomic test_sim >/dev/null
+	cmake --build "$top/build/tsan" -j"$jobs" --target test_tracker test_atomic test_sim test_hardening >/dev/null
 	TSAN_OPTIONS=halt_on_error=1 \
 		run_ctest "threaded unit tests (ThreadSanitizer)" "$top/build/tsan" \
-		-R '^unit\.(tracker|atomic|sim)$'
+		-R '^unit\.(tracker|atomic|sim|hardening)$'
 	# -- fuzzing: each vendor decoder under libFuzzer (clang, ASan+UBSan),
 	#    IOMMUDIRTY_FUZZ_SECONDS each (default 20), in parallel.
 	configure_build "$top/build/fuzz" -DCMAKE_C_COMPILER=clang -DIOMMUDIRTY_FUZZ=ON \

@@ -875,7 +875,7 @@ int iommufd_backend_init(struct iommudirty_tracker *t,
 		return -ENODEV;
 	}
 	if (flags & IOMMUDIRTY_TRACKER_ADOPT_IOAS) {
-		t->ioas_id = opts->ioas_id;
+		t->ioas_id = OPTS_GET(opts, iommudirty_tracker_opts, ioas_id, 0);
 	} else {
 		ret = iommufd_ioas_alloc(t->ctx, &t->ioas_id);
 		if (ret) {

@@ -420,7 +420,7 @@ int type1_backend_init(struct iommudirty_tracker *t,
 	t->ioas_id = 0;
 	t->natts = 0;
 	if (flags & IOMMUDIRTY_TRACKER_ADOPT_CONTAINER) {
-		t->container = opts->type1_container_fd;
+		t->container = OPTS_GET(opts, iommudirty_tracker_opts, type1_container_fd, -1);
 	} else {
 		t->container = t->ctx->sys->open(t->ctx->sys_priv, "/dev/vfio/vfio", O_RDWR);
 		if (t->container < 0) {

@@ -80,7 +80,8 @@ iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts)
 	if (!OPTS_VALID(opts, iommudirty_ctx_opts) ||
 	    (flags & ~(IOMMUDIRTY_CTX_ADOPT_FD | IOMMUDIRTY_CTX_IOMMUFD_OPTIONAL)) ||
 	    log_level < 0 || log_level > 7 ||
-	    ((flags & IOMMUDIRTY_CTX_ADOPT_FD) && opts->iommufd < 0)) {
+	    ((flags & IOMMUDIRTY_CTX_ADOPT_FD) &&
+	     (!OPTS_HAS(opts, iommudirty_ctx_opts, iommufd) || opts->iommufd < 0))) {
 		errno = EINVAL;
 		return NULL;
 	}

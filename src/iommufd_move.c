@@ -198,7 +198,8 @@ int iommufd_write_protect(struct iommudirty_tracker *t, uint64_t iova,
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	memcpy(old, t->hwpts, n * sizeof(*old));
+	if (n) /* t->hwpts may be NULL with none */
+		memcpy(old, t->hwpts, n * sizeof(*old));
 	ret = iommufd_ioas_alloc(t->ctx, &new_ioas);
 	if (ret)
 		goto out_free;

@@ -89,7 +89,9 @@ static void pending_normalize_locked(struct iommudirty_tracker *t)
 	uint64_t gap = 0;
 	size_t n;
 
-	qsort(t->pending, t->npending, sizeof(*t->pending), cmp_extent);
+	/* qsort's array may not be NULL, even for no element. */
+	if (t->npending > 1)
+		qsort(t->pending, t->npending, sizeof(*t->pending), cmp_extent);
 	for (;;) {
 		n = 0;
 		for (size_t i = 0; i < t->npending; i++) {

@@ -163,7 +163,14 @@ static bool opts_ok(const struct iommudirty_tracker_opts *opts)
 		return false;
 	if (pick_backend(opts) > IOMMUDIRTY_BACKEND_TYPE1)
 		return false;
-	if ((flags & IOMMUDIRTY_TRACKER_ADOPT_CONTAINER) && opts->type1_container_fd < 0)
+	/* A flag naming a field the caller's (older, shorter) struct does
+	 * not have is an error, never a read past its end. */
+	if ((flags & IOMMUDIRTY_TRACKER_ADOPT_CONTAINER) &&
+	    (!OPTS_HAS(opts, iommudirty_tracker_opts, type1_container_fd) ||
+	     opts->type1_container_fd < 0))
+		return false;
+	if ((flags & IOMMUDIRTY_TRACKER_ADOPT_IOAS) &&
+	    !OPTS_HAS(opts, iommudirty_tracker_opts, ioas_id))
 		return false;
 	if (npci && !opts->pci_devices)
 		return false;

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Defects found by fuzzing the public API (issue "Hardening"), each as the
+ * smallest sequence that reached it; the sanitizer builds of this test
+ * (ASan + UBSan, TSan) are what fail when they come back.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+
+#define PG (4 * KiB)
+
+/* 1: one device, one mapping, start, atomic unmap: the pending set is
+ * empty (a NULL array) when it is normalised. */
+static void test_atomic_unmap_simplest(void **state)
+{
+	struct fx f;
+	uint64_t m[1];
+	uint8_t *mem;
+
+	(void)state;
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(iommudirty_tracker_unmap_dirty(f.t, 0, 64 * KiB, PG, m, sizeof(m),
+							IOMMUDIRTY_UNMAP_ATOMIC), 0);
+	assert_int_equal(m[0], 0);
+	assert_int_equal(fx_write(&f, 0, 0, 1), -EFAULT);
+	fx_fini(&f);
+}
+
+/* 2: write_protect on a started tracker with mappings and no device (no
+ * HWPT at all): the range is fenced by the unmap itself. */
+static void test_write_protect_without_devices(void **state)
+{
+	struct fx f;
+	uint64_t m[1];
+	uint8_t *mem;
+
+	(void)state;
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_tracker(&f), 0);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(iommudirty_tracker_write_protect(f.t, 0, 64 * KiB, PG, m, sizeof(m), 0),
+			 0);
+	assert_int_equal(m[0], 0);
+	assert_int_equal(iommudirty_tracker_unmap(f.t, 0, 64 * KiB), 0);
+	fx_fini(&f);
+}
+
+/* 3: options structs shorter than the field a flag names: refused, never
+ * read past their end (ASan watches the exact-size allocation). */
+/* An options struct of exactly sz bytes holding the first sz bytes of
+ * full (sz already set in it). */
+static void *exact(const void *full, size_t sz)
+{
+	void *p = malloc(sz);
+
+	assert_non_null(p);
+	memcpy(p, full, sz);
+	return p;
+}
+
+static void test_short_options_with_flags(void **state)
+{
+	struct fx f;
+	struct iommudirty_tracker *t = NULL;
+	size_t ioas_sz = offsetof(struct iommudirty_tracker_opts, ioas_id);
+	size_t fd_sz = offsetof(struct iommudirty_tracker_opts, type1_container_fd);
+	size_t ctx_sz = offsetof(struct iommudirty_ctx_opts, iommufd);
+	struct iommudirty_tracker_opts o = { .sz = ioas_sz, .flags = IOMMUDIRTY_TRACKER_ADOPT_IOAS };
+	struct iommudirty_ctx_opts co = { .sz = ctx_sz, .flags = IOMMUDIRTY_CTX_ADOPT_FD };
+	void *p;
+
+	(void)state;
+	assert_int_equal(fx_init(&f), 0);
+	p = exact(&o, ioas_sz);
+	assert_int_equal(iommudirty_tracker_new(f.ctx, p, &t), -EINVAL);
+	free(p);
+	o.sz = fd_sz;
+	o.flags = IOMMUDIRTY_TRACKER_ADOPT_CONTAINER;
+	p = exact(&o, fd_sz);
+	assert_int_equal(iommudirty_tracker_new(f.ctx, p, &t), -EINVAL);
+	free(p);
+	assert_null(t);
+	p = exact(&co, ctx_sz);
+	assert_null(iommudirty_ctx_new(p));
+	assert_int_equal(errno, EINVAL);
+	free(p);
+	fx_fini(&f);
+}
+
+/* 7: the getters of what the atomic path swaps (IOAS and HWPT ids, info,
+ * sources) race write_protect; TSan reports an unlocked read. */
+struct getters {
+	struct iommudirty_tracker *t;
+	atomic_bool stop;
+	atomic_uint rounds;
+	uint64_t seen;
+};
+
+static void *read_getters(void *arg)
+{
+	struct getters *g = arg;
+
+	while (!atomic_load(&g->stop)) {
+		struct iommudirty_tracker_info info = { .sz = sizeof(info) };
+		struct iommudirty_source_info si = { .sz = sizeof(si) };
+		uint32_t ids[4];
+
+		g->seen += iommudirty_tracker_ioas_id(g->t);
+		g->seen += (uint64_t)iommudirty_tracker_hwpt_ids(g->t, ids, 4);
+		g->seen += (uint64_t)iommudirty_tracker_info(g->t, &info);
+		g->seen += (uint64_t)iommudirty_tracker_source_info(g->t, 0, &si);
+		g->seen += (uint64_t)iommudirty_tracker_started(g->t);
+		atomic_fetch_add(&g->rounds, 1);
+	}
+	return NULL;
+}
+
+static void test_getters_race_write_protect(void **state)
+{
+	struct fx f;
+	struct getters g = { 0 };
+	pthread_t th;
+	uint64_t m[1];
+	uint8_t *mem;
+
+	(void)state;
+	for (unsigned int flags = 0; flags <= IOMMUDIRTY_TRACKER_STANDBY;
+	     flags += IOMMUDIRTY_TRACKER_STANDBY) {
+		IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .flags = flags);
+
+		assert_int_equal(fx_init(&f), 0);
+		assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+		assert_int_equal(fx_add_device(&f, 0), 0);
+		assert_int_equal(iommudirty_tracker_new(f.ctx, &o, &f.t), 0);
+		assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+		mem = fx_mem(&f, MiB, PG);
+		assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0,
+							IOMMUDIRTY_MAP_WRITE), 0);
+		assert_int_equal(iommudirty_tracker_map(f.t, mem + 64 * KiB, 64 * KiB, 64 * KiB,
+							IOMMUDIRTY_MAP_WRITE), 0);
+		assert_int_equal(iommudirty_tracker_start(f.t), 0);
+		g.t = f.t;
+		atomic_store(&g.stop, false);
+		atomic_store(&g.rounds, 0);
+		assert_int_equal(pthread_create(&th, NULL, read_getters, &g), 0);
+		for (int i = 0; i < 50; i++) {
+			assert_int_equal(iommudirty_tracker_unmap_dirty(f.t, 0, 64 * KiB, PG, m,
+									sizeof(m),
+									IOMMUDIRTY_UNMAP_ATOMIC), 0);
+			assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0,
+								IOMMUDIRTY_MAP_WRITE), 0);
+		}
+		/* The race only counts if the getters ran during it. */
+		while (atomic_load(&g.rounds) < 2)
+			sched_yield();
+		atomic_store(&g.stop, true);
+		pthread_join(th, NULL);
+		fx_fini(&f);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_atomic_unmap_simplest),
+		cmocka_unit_test(test_write_protect_without_devices),
+		cmocka_unit_test(test_short_options_with_flags),
+		cmocka_unit_test(test_getters_race_write_protect),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
