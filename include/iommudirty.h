@@ -557,9 +557,11 @@ IOMMUDIRTY_API int iommudirty_tracker_new(struct iommudirty_ctx *ctx,
 /**
  * iommudirty_tracker_free() - stop tracking, detach the devices this
  * tracker attached, destroy the HWPTs and IOAS it allocated, close the
- * devices, groups and container it opened. Adopted objects are not
- * destroyed, but tracking is turned off on every HWPT it read, adopted ones
- * included. Unread dirty bits are discarded. An object the kernel will not
+ * devices, groups and container it opened. Adopted objects are left as
+ * found (since 0.2): a HWPT adopted with IOMMUDIRTY_HWPT_TRACKING_ON keeps
+ * tracking (one the tracker enabled is turned off), and the mappings the
+ * library made in an adopted IOAS are unmapped. Unread dirty bits are
+ * discarded. An object the kernel will not
  * destroy yet (e.g. the IOAS while a VMM's HWPT still sits on it) is
  * retried at the context's next tracker call and at its end. NULL is a
  * no-op.
@@ -721,8 +723,10 @@ IOMMUDIRTY_API int iommudirty_tracker_alloc_hwpt(struct iommudirty_tracker *t,
  * iommudirty_tracker_adopt_hwpt() - read dirty bits from a HWPT the VMM
  * allocated (with IOMMU_HWPT_ALLOC_DIRTY_TRACKING) on this tracker's IOAS.
  * If the tracker is started and the flag is not given, tracking is enabled
- * on it now. The library never destroys it.
- * Return: 0; -EINVAL (NULL, unknown flags), -EEXIST (already known),
+ * on it now. The library never destroys it. An id the kernel does not know
+ * is found out at the latest by the next start, which fails with -ENOENT
+ * once and forgets it.
+ * Return: 0; -EINVAL (NULL, id 0, unknown flags), -EEXIST (already known),
  * -EOPNOTSUPP (a type1 tracker), -ENOMEM, or SET_DIRTY_TRACKING's error. Thread-safe. Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,

@@ -112,7 +112,8 @@ static int iommufd_stop(struct iommudirty_tracker *t)
 		struct hwpt *h = &t->hwpts[i];
 		int ret;
 
-		if (!h->tracking)
+		/* At free the VMM's HWPT stays as the VMM gave it. */
+		if (!h->tracking || (t->freeing && h->found_on))
 			continue;
 		ret = iommufd_hwpt_set_dirty(t->ctx, h->id, false);
 		if (ret) {
@@ -150,6 +151,13 @@ static int iommufd_start(struct iommudirty_tracker *t)
 		if (h->tracking || !hwpt_wanted(t, h))
 			continue;
 		ret = iommufd_hwpt_set_dirty(t->ctx, h->id, true);
+		if (ret == -ENOENT && !h->owned) {
+			/* The VMM's id names nothing (any more): forget it, so
+			 * that the next start works. */
+			log_err(t->ctx, "adopted HWPT %u: no such object: forgotten", h->id);
+			remove_hwpt(t, h);
+			break;
+		}
 		if (ret) {
 			log_err(t->ctx, "HWPT %u: enable tracking: %s", h->id,
 				strerror(-ret));
@@ -178,6 +186,16 @@ static int iommufd_start(struct iommudirty_tracker *t)
 static void iommufd_destroy_all(struct iommudirty_tracker *t)
 {
 	sb_destroy(t);
+	/* The VMM's IOAS as it was found: without the mappings we made. */
+	for (size_t i = 0; !t->own_ioas && t->ioas_id && i < t->nmaps; i++) {
+		const struct mapping *m = &t->maps[i];
+
+		if (!m->adopted && !m->gone &&
+		    iommufd_ioas_unmap(t->ctx, t->ioas_id, m->iova, m->len, NULL))
+			log_warn(t->ctx, "adopted IOAS %u: unmap [%#llx, +%#llx) at free failed",
+				 t->ioas_id, (unsigned long long)m->iova,
+				 (unsigned long long)m->len);
+	}
 	for (size_t i = 0; i < t->natts; i++) {
 		int ret;
 
@@ -513,7 +531,7 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
 	struct hwpt h = { .id = hwpt_id };
 	int ret;
 
-	if (!t || (flags & ~IOMMUDIRTY_HWPT_TRACKING_ON))
+	if (!t || !hwpt_id || (flags & ~IOMMUDIRTY_HWPT_TRACKING_ON))
 		return ret_err(-EINVAL);
 	if (!is_iommufd(t))
 		return ret_err(-EOPNOTSUPP);
@@ -526,6 +544,7 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
 	if (ret)
 		goto out;
 	h.tracking = flags & IOMMUDIRTY_HWPT_TRACKING_ON;
+	h.found_on = h.tracking;
 	if (t->started && !h.tracking) {
 		ret = iommufd_hwpt_set_dirty(t->ctx, hwpt_id, true);
 		if (ret) {

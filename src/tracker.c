@@ -272,6 +272,7 @@ IOMMUDIRTY_API void iommudirty_tracker_free(struct iommudirty_tracker *t)
 {
 	if (!t)
 		return;
+	t->freeing = true;
 	stop_sources(t);
 	/* Also after a failed stop: HWPTs still tracking are turned off. */
 	if (t->started || t->be->tracking(t))

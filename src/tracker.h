@@ -31,6 +31,7 @@ struct hwpt {
 	unsigned int ndev; /* devices we attached to it */
 	uint32_t dev_id;   /* a device behind it: its IOMMU, for a twin */
 	uint32_t twin;     /* its twin on the standby IOAS, or 0 */
+	bool found_on;     /* adopted with tracking on: left on at free */
 };
 
 struct devlog;
@@ -155,6 +156,7 @@ struct iommudirty_tracker {
 	int (*replace_fn)(void *user, uint32_t old_hwpt, uint32_t new_hwpt);
 	void *replace_user;
 	unsigned int flags;      /* IOMMUDIRTY_TRACKER_* */
+	bool freeing;            /* tracker_free: leave the VMM's objects as found */
 	uint32_t policy;         /* enum iommudirty_policy */
 	bool all_log;            /* all-or-nothing: every device logs */
 	struct extent *windows;  /* device-log windows; NULL: the mappings */

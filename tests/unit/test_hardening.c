@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "uapi.h"
 
 #define PG (4 * KiB)
 
@@ -180,6 +181,75 @@ static void test_getters_race_write_protect(void **state)
 	}
 }
 
+static int raw(struct fx *f, unsigned long req, void *arg)
+{
+	return iommudirty_sim_ioctl(f->sim, iommudirty_ctx_fd(f->ctx), req, arg);
+}
+
+/* 4: an adopted HWPT id that names nothing: refused at once when it is 0;
+ * otherwise the start that finds it gone forgets it, and the next start
+ * works. 9: free leaves the VMM's objects as found: a HWPT adopted with
+ * tracking on stays on, and the mappings the library made in the VMM's
+ * IOAS are gone again. */
+static void test_adopted_objects_as_found(void **state)
+{
+	struct fx f;
+	struct uapi_ioas_alloc a = { .size = sizeof(a) };
+	struct uapi_hwpt_alloc ha = { .size = sizeof(ha), .flags = UAPI_HWPT_ALLOC_DIRTY_TRACKING };
+	struct uapi_hwpt_set_dirty_tracking on = { .size = sizeof(on),
+						   .flags = UAPI_HWPT_DIRTY_TRACKING_ENABLE };
+	struct uapi_ioas_unmap un = { .size = sizeof(un), .iova = MiB, .length = 64 * KiB };
+	struct uapi_destroy d = { .size = sizeof(d) };
+	uint64_t bm[1];
+	struct uapi_hwpt_get_dirty_bitmap gd = {
+		.size = sizeof(gd), .flags = UAPI_HWPT_GET_DIRTY_BITMAP_NO_CLEAR,
+		.iova = 0, .length = 64 * KiB, .page_size = PG, .data = (uintptr_t)bm,
+	};
+	uint8_t *mem;
+
+	(void)state;
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(raw(&f, IOMMU_IOAS_ALLOC, &a), 0);
+	{
+		IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .flags = IOMMUDIRTY_TRACKER_ADOPT_IOAS,
+				.ioas_id = a.out_ioas_id);
+
+		assert_int_equal(iommudirty_tracker_new(f.ctx, &o, &f.t), 0);
+	}
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(f.t, 0, 0), -EINVAL);
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(f.t, 999, 0), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), -ENOENT);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(iommudirty_tracker_hwpt_ids(f.t, NULL, 0), 0);
+	assert_int_equal(iommudirty_tracker_stop(f.t), 0);
+	/* The VMM's own HWPT, tracking already, with its device on it. */
+	ha.dev_id = iommudirty_device_id(f.dev[0]);
+	ha.pt_id = a.out_ioas_id;
+	assert_int_equal(raw(&f, IOMMU_HWPT_ALLOC, &ha), 0);
+	on.hwpt_id = ha.out_hwpt_id;
+	assert_int_equal(raw(&f, IOMMU_HWPT_SET_DIRTY_TRACKING, &on), 0);
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(f.t, ha.out_hwpt_id,
+						       IOMMUDIRTY_HWPT_TRACKING_ON), 0);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, MiB, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	iommudirty_tracker_free(f.t);
+	f.t = NULL;
+	/* Still tracking (a read of a HWPT that does not is refused)... */
+	gd.hwpt_id = ha.out_hwpt_id;
+	assert_int_equal(raw(&f, IOMMU_HWPT_GET_DIRTY_BITMAP, &gd), 0);
+	/* ...and the library's mapping is gone from the VMM's IOAS. */
+	un.ioas_id = a.out_ioas_id;
+	assert_int_equal(raw(&f, IOMMU_IOAS_UNMAP, &un), -ENOENT);
+	d.id = ha.out_hwpt_id;
+	assert_int_equal(raw(&f, IOMMU_DESTROY, &d), 0);
+	d.id = a.out_ioas_id;
+	assert_int_equal(raw(&f, IOMMU_DESTROY, &d), 0);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_write_protect_without_devices),
 		cmocka_unit_test(test_short_options_with_flags),
 		cmocka_unit_test(test_getters_race_write_protect),
+		cmocka_unit_test(test_adopted_objects_as_found),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
