@@ -84,8 +84,9 @@ test)
 	TSAN_OPTIONS=halt_on_error=1 \
 		run_ctest "threaded unit tests (ThreadSanitizer)" "$top/build/tsan" \
 		-R '^unit\.(tracker|atomic|sim|hardening)$'
-	# -- fuzzing: each vendor decoder under libFuzzer (clang, ASan+UBSan),
-	#    IOMMUDIRTY_FUZZ_SECONDS each (default 20), in parallel.
+	# -- fuzzing: each vendor decoder and the public API (fuzz/fuzz_api.c)
+	#    under libFuzzer (clang, ASan+UBSan), IOMMUDIRTY_FUZZ_SECONDS each
+	#    (default 20), in parallel.
 	configure_build "$top/build/fuzz" -DCMAKE_C_COMPILER=clang -DIOMMUDIRTY_FUZZ=ON \
 		-DIOMMUDIRTY_FUZZ_SECONDS="${IOMMUDIRTY_FUZZ_SECONDS:-20}" \
 		-DIOMMUDIRTY_TESTS=OFF -DIOMMUDIRTY_EXAMPLES=OFF -DIOMMUDIRTY_BENCH=OFF \
