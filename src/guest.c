@@ -33,36 +33,8 @@ static int gpending_add_locked(struct iommudirty_tracker *t, uint64_t s, uint64_
 static void gpending_report_locked(struct iommudirty_tracker *t, uint64_t g,
 				   uint64_t end, uint64_t ps, uint64_t *bitmap, bool clear)
 {
-	for (size_t i = 0; i < t->ngpending;) {
-		struct extent *x = &t->gpending[i];
-		uint64_t s = MAX(x->start, g), e = MIN(x->end, end);
-
-		if (s >= e) {
-			i++;
-			continue;
-		}
-		mark_bytes(bitmap, g, ps, s, e);
-		if (!clear) {
-			i++;
-		} else if (x->start < g && x->end > end) {
-			/* Keep both sides (if no memory, all of it). */
-			if (!grow((void **)&t->gpending, &t->cap_gpending, t->ngpending + 1,
-				  sizeof(*t->gpending))) {
-				x = &t->gpending[i];
-				t->gpending[t->ngpending++] = (struct extent){ end, x->end };
-				x->end = g;
-			}
-			i++;
-		} else if (x->start < g) {
-			x->end = g;
-			i++;
-		} else if (x->end > end) {
-			x->start = end;
-			i++;
-		} else {
-			*x = t->gpending[--t->ngpending];
-		}
-	}
+	if (extents_mark(t->gpending, t->ngpending, g, end, ps, bitmap) && clear)
+		extents_drop(&t->gpending, &t->ngpending, &t->cap_gpending, g, end);
 }
 
 /* ---- keeping what an unmap collected ---- */
@@ -187,7 +159,7 @@ IOMMUDIRTY_API int iommudirty_tracker_read_guest(struct iommudirty_tracker *t,
 	if (!t || !bitmap || !is_pow2(page_size) || (flags & ~IOMMUDIRTY_READ_NO_CLEAR))
 		return ret_err(-EINVAL);
 	if (!length || gaddr % page_size || length % page_size)
-		return ret_err(!length ? -EINVAL : -EINVAL);
+		return ret_err(-EINVAL);
 	if (gend <= gaddr)
 		return ret_err(-EOVERFLOW);
 	if (bitmap_bytes < iommudirty_bitmap_size(length, page_size))

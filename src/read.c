@@ -14,21 +14,22 @@
  * the caller's range. Kept as IOVA extents; reported (and, when clearing,
  * forgotten) by the next read that covers them. */
 
-static void pending_drop_locked(struct iommudirty_tracker *t, uint64_t start,
-				uint64_t end)
+/* Extent lists (pending, owed, guest-pending) share these three. */
+
+void extents_drop(struct extent **arr, size_t *n, size_t *cap, uint64_t start,
+		  uint64_t end)
 {
-	for (size_t i = 0; i < t->npending;) {
-		struct extent *e = &t->pending[i];
+	for (size_t i = 0; i < *n;) {
+		struct extent *e = &(*arr)[i];
 
 		if (e->end <= start || e->start >= end) {
 			i++;
 		} else if (e->start < start && e->end > end) {
 			/* Split; if that fails keep it whole: over-reporting
 			 * is safe, losing bits is not. */
-			if (GROW(t, pending, t->npending + 1) == 0) {
-				e = &t->pending[i];
-				t->pending[t->npending++] =
-					(struct extent){ end, e->end };
+			if (grow((void **)arr, cap, *n + 1, sizeof(**arr)) == 0) {
+				e = &(*arr)[i];
+				(*arr)[(*n)++] = (struct extent){ end, e->end };
 				e->end = start;
 			}
 			i++;
@@ -39,9 +40,53 @@ static void pending_drop_locked(struct iommudirty_tracker *t, uint64_t start,
 			e->start = end;
 			i++;
 		} else {
-			*e = t->pending[--t->npending];
+			*e = (*arr)[--*n];
 		}
 	}
+}
+
+bool extents_mark(const struct extent *arr, size_t n, uint64_t base, uint64_t end,
+		  uint64_t page_size, uint64_t *bitmap)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (arr[i].end <= base || arr[i].start >= end)
+			continue;
+		mark_bytes(bitmap, base, page_size, MAX(arr[i].start, base),
+			   MIN(arr[i].end, end));
+		any = true;
+	}
+	return any;
+}
+
+static int cmp_extent(const void *a, const void *b)
+{
+	const struct extent *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+size_t extents_merge(struct extent *e, size_t n, uint64_t gap)
+{
+	size_t m = 0;
+
+	/* qsort's array may not be NULL, even for no element. */
+	if (n > 1)
+		qsort(e, n, sizeof(*e), cmp_extent);
+	for (size_t i = 0; i < n; i++) {
+		if (m && e[i].start <= e[m - 1].end + gap)
+			e[m - 1].end = MAX(e[m - 1].end, e[i].end);
+		else
+			e[m++] = e[i];
+	}
+	return m;
+}
+
+static void pending_drop_locked(struct iommudirty_tracker *t, uint64_t start,
+				uint64_t end)
+{
+	extents_drop(&t->pending, &t->npending, &t->cap_pending, start, end);
 }
 
 void pending_drop(struct iommudirty_tracker *t, uint64_t start, uint64_t end)
@@ -75,39 +120,15 @@ void pending_add_range(struct iommudirty_tracker *t, uint64_t start, uint64_t en
 	pthread_mutex_unlock(&t->pending_lock);
 }
 
-static int cmp_extent(const void *a, const void *b)
-{
-	const struct extent *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
 #define PENDING_MAX 65536
 
 static void pending_normalize_locked(struct iommudirty_tracker *t)
 {
 	uint64_t gap = 0;
-	size_t n;
 
-	/* qsort's array may not be NULL, even for no element. */
-	if (t->npending > 1)
-		qsort(t->pending, t->npending, sizeof(*t->pending), cmp_extent);
-	for (;;) {
-		n = 0;
-		for (size_t i = 0; i < t->npending; i++) {
-			struct extent e = t->pending[i];
-
-			if (n && e.start <= t->pending[n - 1].end + gap)
-				t->pending[n - 1].end = MAX(t->pending[n - 1].end, e.end);
-			else
-				t->pending[n++] = e;
-		}
-		t->npending = n;
-		if (n <= PENDING_MAX)
-			break;
-		/* Too many: report some clean pages as dirty instead. */
+	/* Too many: report some clean pages as dirty instead. */
+	while ((t->npending = extents_merge(t->pending, t->npending, gap)) > PENDING_MAX)
 		gap = gap ? gap * 2 : 4096;
-	}
 	t->pending_mark = t->npending;
 }
 
@@ -130,18 +151,10 @@ void mark_bytes(uint64_t *bitmap, uint64_t iova, uint64_t page_size,
 void pending_report(struct iommudirty_tracker *t, uint64_t iova, uint64_t end,
 		    uint64_t page_size, uint64_t *bitmap, bool clear)
 {
-	bool any = false;
+	bool any;
 
 	pthread_mutex_lock(&t->pending_lock);
-	for (size_t i = 0; i < t->npending; i++) {
-		const struct extent *e = &t->pending[i];
-
-		if (e->end <= iova || e->start >= end)
-			continue;
-		mark_bytes(bitmap, iova, page_size, MAX(e->start, iova),
-			   MIN(e->end, end));
-		any = true;
-	}
+	any = extents_mark(t->pending, t->npending, iova, end, page_size, bitmap);
 	/* Under the same lock: a bit added after the report is not dropped. */
 	if (any && clear)
 		pending_drop_locked(t, iova, end);

@@ -42,30 +42,6 @@ static uint64_t align_up(uint64_t x, uint64_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
-static int cmp_extent(const void *x, const void *y)
-{
-	const struct extent *a = x, *b = y;
-
-	return a->start < b->start ? -1 : a->start > b->start;
-}
-
-/* Sort and merge touching or overlapping extents in place. */
-static size_t merge_extents(struct extent *e, size_t n)
-{
-	size_t m = 0;
-
-	if (!n)
-		return 0;
-	qsort(e, n, sizeof(*e), cmp_extent);
-	for (size_t i = 0; i < n; i++) {
-		if (m && e[i].start <= e[m - 1].end)
-			e[m - 1].end = MAX(e[m - 1].end, e[i].end);
-		else
-			e[m++] = e[i];
-	}
-	return m;
-}
-
 static int cmp_gap_desc(const void *x, const void *y)
 {
 	const uint64_t *a = x, *b = y;
@@ -138,7 +114,7 @@ static int wanted_ranges(struct iommudirty_tracker *t, struct extent **out, size
 			k++;
 		}
 	}
-	*n = merge_extents(e, k);
+	*n = extents_merge(e, k, 0);
 	*out = e;
 	return 0;
 }

@@ -21,31 +21,9 @@
 
 static void owed_drop_locked(struct iommudirty_tracker *t, uint64_t s, uint64_t e)
 {
-	for (size_t i = 0; i < t->nowed;) {
-		struct extent *o = &t->owed[i];
-
-		if (o->end <= s || o->start >= e) {
-			i++;
-		} else if (o->start < s && o->end > e) {
-			/* A split that cannot grow keeps it whole: reading a
-			 * twin that holds nothing costs a call, loses nothing. */
-			if (!grow((void **)&t->owed, &t->cap_owed, t->nowed + 1,
-				  sizeof(*t->owed))) {
-				o = &t->owed[i];
-				t->owed[t->nowed++] = (struct extent){ e, o->end };
-				o->end = s;
-			}
-			i++;
-		} else if (o->start < s) {
-			o->end = s;
-			i++;
-		} else if (o->end > e) {
-			o->start = e;
-			i++;
-		} else {
-			*o = t->owed[--t->nowed];
-		}
-	}
+	/* A split that cannot grow keeps it whole: reading a twin that
+	 * holds nothing costs a call, loses nothing. */
+	extents_drop(&t->owed, &t->nowed, &t->cap_owed, s, e);
 }
 
 /* The pieces of [s, e) that are owed (a new array, *n of them; NULL with

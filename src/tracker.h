@@ -262,6 +262,15 @@ int for_each_mapped_part(const struct read_req *r, bool writable_only,
 /* Mark caller pages covering [x, y) dirty. */
 void mark_bytes(uint64_t *bitmap, uint64_t iova, uint64_t page_size,
 		uint64_t x, uint64_t y);
+/* Extent lists (read.c): take [start, end) out (splitting; kept whole
+ * when the array cannot grow), mark their pages covering [base, end) in a
+ * bitmap of pages from base (whether any did), sort and merge those
+ * closer than gap (the new count). */
+void extents_drop(struct extent **arr, size_t *n, size_t *cap, uint64_t start,
+		  uint64_t end);
+bool extents_mark(const struct extent *arr, size_t n, uint64_t base, uint64_t end,
+		  uint64_t page_size, uint64_t *bitmap);
+size_t extents_merge(struct extent *e, size_t n, uint64_t gap);
 /* Caller holds pending_lock. */
 int pending_add_locked(struct iommudirty_tracker *t, uint64_t start, uint64_t end);
 
