@@ -35,7 +35,6 @@ void choose_probe(struct iommudirty_tracker *t, struct attachment *a,
 {
 	int log = -1;
 
-	a->no_fd = a->fd < 0;
 	if (dev) {
 		IOMMUDIRTY_OPTS(iommudirty_caps, caps);
 
@@ -67,7 +66,7 @@ static bool usable(struct iommudirty_tracker *t, struct attachment *a,
 
 	switch (kind) {
 	case IOMMUDIRTY_SOURCE_DEVICE_LOG:
-		if (a->no_fd)
+		if (a->fd < 0)
 			why[n++] = IOMMUDIRTY_REASON_NO_DEVICE_FD;
 		else if (!a->can_log)
 			why[n++] = IOMMUDIRTY_REASON_NO_DMA_LOGGING;

@@ -605,9 +605,11 @@ int start_device_source(struct iommudirty_tracker *t, struct attachment *a)
 		return ret;
 	a->log_failed = true;
 	ret = choose_source(t, a);
+	if (ret)
+		return ret;
 	log_warn(t->ctx, "device %u: falling back to source %s", a->dev_id,
 		 iommudirty_source_str(a->source));
-	return ret ? ret : start_device_source(t, a);
+	return start_device_source(t, a);
 }
 
 static int start_locked(struct iommudirty_tracker *t)

@@ -48,7 +48,7 @@ struct attachment {
 	uint32_t source;     /* enum iommudirty_source in use */
 	bool can_iommu;      /* its IOMMU can track (iommufd) */
 	bool can_log;        /* it offers DMA logging and we have its fd */
-	bool no_fd, emulated;
+	bool emulated;
 	bool log_failed;     /* START refused: not tried again until a new start */
 	uint64_t migration_flags;
 	uint32_t iommu_reasons[8]; /* why its IOMMU cannot track */
