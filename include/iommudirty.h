@@ -296,6 +296,16 @@ enum iommudirty_reason {
 	IOMMUDIRTY_REASON_MOVE_BACK_FAILED = 534,
 	/* IOMMUDIRTY_TRACKER_SMALL_IO_PAGES on an IOAS already mapped in a domain */
 	IOMMUDIRTY_REASON_HUGE_PAGES_TOO_LATE = 535,
+	/* Since 0.2: devlink's `migratable` port function of a VF (mlx5 VFs
+	 * report no VFIO migration until it is on). */
+	IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_OFF = 540,   /* off: the hint has the command that turns it on */
+	IOMMUDIRTY_REASON_DEVLINK_NOT_SWITCHDEV = 541,    /* the PF's eswitch is not in switchdev mode */
+	IOMMUDIRTY_REASON_DEVLINK_NO_MIGRATABLE_OP = 542, /* the port's driver has no migratable operation */
+	IOMMUDIRTY_REASON_DEVLINK_UNAVAILABLE = 543,      /* no devlink family, or no instance/port reachable */
+	IOMMUDIRTY_REASON_DEVLINK_NO_LIBNL = 544,         /* built without libnl: devlink cannot be asked */
+	IOMMUDIRTY_REASON_DEVLINK_NOT_A_VF = 545,         /* no VF (no sysfs physfn) and no port given */
+	IOMMUDIRTY_REASON_DEVLINK_NO_PORT = 546,          /* the PF has no PCI_VF port with this VF's number */
+	IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_ON = 547,    /* on */
 };
 
 /* Constraints a tracker must respect even when dirty tracking works. */
@@ -332,6 +342,12 @@ struct iommudirty_caps {
 	 * only dirty source is its DMA log. */
 	int32_t emulated_iommu;
 	uint64_t migration_flags;
+	/* Since 0.2, iommudirty_device_caps() only, when sz covers them:
+	 * devlink's `migratable` for the device's VF port (1 on, 0 off, -1
+	 * cannot tell) and why (IOMMUDIRTY_REASON_DEVLINK_*; a non-VF is -1
+	 * with IOMMUDIRTY_REASON_DEVLINK_NOT_A_VF). */
+	int32_t devlink_migratable;
+	uint32_t devlink_reason;
 };
 
 /**
@@ -1102,6 +1118,60 @@ IOMMUDIRTY_API int iommudirty_bitmap_runs(const uint64_t *bitmap, uint64_t nbits
  */
 IOMMUDIRTY_API int64_t iommudirty_bitmap_count(const uint64_t *bitmap,
 					       uint64_t nbits);
+
+/* ------------------------------------------------------------------------ */
+/* devlink: the `migratable` port function of a VF (needs libnl-genl-3)     */
+
+/** A devlink port, "bus/dev/index" as devlink(8) prints it. Since: 0.2 */
+struct iommudirty_devlink_port {
+	size_t sz;
+	char bus[16];      /* "pci" */
+	char dev[64];      /* the PF's device name, "0000:03:00.0" */
+	uint32_t index;    /* the port index */
+	uint32_t __reserved;
+};
+
+/** What devlink says of a VF's `migratable`. Since: 0.2 */
+struct iommudirty_migratable {
+	size_t sz;
+	int32_t state;     /* 1 on, 0 off, -1 cannot tell: see reason */
+	uint32_t reason;   /* IOMMUDIRTY_REASON_DEVLINK_* */
+	struct iommudirty_devlink_port port; /* the port found, or the one given */
+	char hint[256];    /* when off: the devlink command that turns it on */
+	char message[256]; /* the kernel's extack message when it refused, else "" */
+};
+
+/**
+ * iommudirty_devlink_migratable() - query a VF's devlink port function
+ * `migratable`. @vf_bdf: the VF's PCI name ("0000:00:04.0"); its PF comes
+ * from sysfs physfn, its port is the PF's PCI_VF-flavour port with the VF's
+ * number. @port: an explicit devlink port instead (@vf_bdf may then be
+ * NULL). @ctx routes the netlink traffic (a context on the simulated kernel
+ * asks the sim's devlink).
+ * Return: 0 with @out->state and @out->reason filled whenever the answer is
+ * a fact about the system (on, off, unsupported, no devlink, no libnl, ...);
+ * -EINVAL (NULLs, sz too small, malformed names; no netlink traffic),
+ * -ENOMEM, or a socket error. Thread-safe (one netlink socket per call).
+ * Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_devlink_migratable(struct iommudirty_ctx *ctx,
+						 const char *vf_bdf,
+						 const struct iommudirty_devlink_port *port,
+						 struct iommudirty_migratable *out);
+
+/**
+ * iommudirty_devlink_set_migratable() - turn a VF's `migratable` on
+ * (@enable 1) or off (0); @vf_bdf, @port as iommudirty_devlink_migratable().
+ * Return: 0, @out filled by a query afterwards; on refusal the kernel's
+ * negative errno with @out->message its extack text and @out->reason set;
+ * -EOPNOTSUPP with IOMMUDIRTY_REASON_DEVLINK_NO_LIBNL without libnl;
+ * -EINVAL as for the query. Thread-safe. Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_devlink_set_migratable(struct iommudirty_ctx *ctx,
+						     const char *vf_bdf,
+						     const struct iommudirty_devlink_port *port,
+						     int enable,
+						     struct iommudirty_migratable *out);
 
 /* ------------------------------------------------------------------------ */
 /* The simulated kernel                                                     */
