@@ -65,17 +65,17 @@ int main(int argc, char **argv)
 	uint8_t *ram;
 
 	if (real) {
-		printf("mode: real kernel (/dev/iommu, %s), libiommudirty %s\n", devpath,
-		       iommudirty_version());
+		printf("kernel: real, /dev/iommu and %s\n", devpath);
 	} else {
-		printf("mode: simulated kernel (%s), libiommudirty %s\n",
-		       devpath ? "no /dev/iommu on this host" : "no device given",
-		       iommudirty_version());
+		printf("kernel: simulated (libiommudirty sim)\n");
+		if (devpath)
+			printf("(%s given, but this host has no /dev/iommu)\n", devpath);
 		sim = iommudirty_sim_new(NULL);
 		if (!sim || iommudirty_sim_add_iommu(sim, NULL) < 0)
 			return fail("simulated kernel", -ENOMEM);
 		sdev = iommudirty_sim_add_device(sim, 0);
 	}
+	printf("libiommudirty %s\n", iommudirty_version());
 	IOMMUDIRTY_OPTS(iommudirty_ctx_opts, copts, .sim = sim, .log_fn = log_to_stderr,
 			.log_level = IOMMUDIRTY_LOG_ERR);
 	ctx = iommudirty_ctx_new(&copts);
@@ -168,6 +168,9 @@ int main(int argc, char **argv)
 		return fail("final read", ret);
 	printf("final:   %7lld dirty pages (read without clearing)\n",
 	       (long long)iommudirty_bitmap_count(bitmap, nbits));
+	/* The simulated device's last write must be in it. */
+	if (sim && !(bitmap[42 / 64] & (1ull << (42 % 64))))
+		return fail("the last device write was not reported", -EIO);
 	ret = iommudirty_tracker_unmap_dirty(t, iova, RAM_SIZE, PAGE, bitmap, bsize, 0);
 	if (ret)
 		return fail("unmap with dirty", ret);
