@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Memory hot-unplug during migration while a device keeps writing: the
+ * DIMM's mapping must go, and every page the device dirtied in it before
+ * it went must still be sent. IOMMUDIRTY_UNMAP_ATOMIC takes the range away
+ * from the device first and then reads its final dirty bits, so no write
+ * can fall between the read and the unmap.
+ *
+ *   hotunplug                          on the simulated kernel
+ *   hotunplug /dev/vfio/devices/vfio0  on the real kernel
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <iommudirty.h>
+
+#define PAGE 4096ull
+#define RAM_IOVA (4ull << 30)  /* boot RAM, stays */
+#define DIMM_IOVA (8ull << 30) /* hot-plugged DIMM, unplugged below */
+#define SIZE (16ull << 20)     /* each */
+#define NBITS (SIZE / PAGE)
+
+static struct iommudirty_sim *sim;
+static int sdev;
+/* What the simulated device wrote while the unmap ran, page by page. */
+static uint64_t dimm_written[NBITS / 64], ram_written[NBITS / 64];
+static unsigned int writes, faults;
+
+static int fail(const char *what, int err)
+{
+	fprintf(stderr, "hotunplug: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	return 1;
+}
+
+/* The device keeps doing DMA: the sim calls this before each kernel call
+ * the library makes, so writes land at every step of the unmap. A write
+ * that succeeds completed before the fence; after it, DIMM writes fault. */
+static void device_keeps_writing(void *user, int fd, unsigned long request)
+{
+	uint64_t p = writes++ % NBITS;
+
+	(void)user, (void)fd, (void)request;
+	if (iommudirty_sim_dma_write(sim, sdev, DIMM_IOVA + p * PAGE, PAGE, NULL) == 0)
+		dimm_written[p / 64] |= 1ull << (p % 64);
+	else
+		faults++;
+	if (iommudirty_sim_dma_write(sim, sdev, RAM_IOVA + p * PAGE, PAGE, NULL) == 0)
+		ram_written[p / 64] |= 1ull << (p % 64);
+}
+
+/* Is every bit of want set in got? */
+static int covers(const uint64_t *got, const uint64_t *want)
+{
+	for (uint64_t i = 0; i < NBITS / 64; i++)
+		if (want[i] & ~got[i])
+			return 0;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct iommudirty_ctx *ctx;
+	struct iommudirty_device *dev;
+	struct iommudirty_tracker *t;
+	uint64_t bm[NBITS / 64], n;
+	int fd, ret;
+
+	if (argc > 1) {
+		printf("kernel: real, /dev/iommu and %s\n", argv[1]);
+		fd = open(argv[1], O_RDWR | O_CLOEXEC);
+	} else {
+		printf("kernel: simulated (libiommudirty sim)\n");
+		sim = iommudirty_sim_new(NULL);
+		if (!sim || iommudirty_sim_add_iommu(sim, NULL) < 0)
+			return fail("sim", ENOMEM);
+		sdev = iommudirty_sim_add_device(sim, 0);
+		fd = iommudirty_sim_open_device(sim, sdev);
+	}
+	IOMMUDIRTY_OPTS(iommudirty_ctx_opts, co, .sim = sim);
+	if (fd < 0 || !(ctx = iommudirty_ctx_new(&co)))
+		return fail("open the device or /dev/iommu", errno);
+	/* No IOMMUDIRTY_TRACKER_STANDBY: it makes each atomic unmap cost only
+	 * the range's own kernel calls, but doubles the kernel work of every
+	 * map and unmap and the IO page-table memory for the whole migration.
+	 * A hot-unplug is a rare event: pay once for copying the other
+	 * mappings instead. (A vIOMMU guest unmapping often is where it pays.) */
+	if ((ret = iommudirty_device_bind(ctx, fd, &dev)) ||
+	    (ret = iommudirty_tracker_new(ctx, NULL, &t)) || (ret = iommudirty_tracker_attach(t, dev)))
+		return fail("bind and attach", ret);
+	void *ram = mmap(NULL, 2 * SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ram == MAP_FAILED)
+		return fail("guest memory", ENOMEM);
+	void *dimm = (char *)ram + SIZE;
+	unsigned int rw = IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE;
+	if ((ret = iommudirty_tracker_map(t, ram, SIZE, RAM_IOVA, rw)) ||
+	    (ret = iommudirty_tracker_map(t, dimm, SIZE, DIMM_IOVA, rw)) ||
+	    (ret = iommudirty_tracker_start(t)))
+		return fail("map and start", ret);
+
+	/* A pre-copy round over the DIMM, then the guest unplugs it while
+	 * the device is still busy. Without ATOMIC unmap_dirty reads (without
+	 * clearing) and then unmaps: a write between the two would land in
+	 * memory with no dirty bit, and the destination would miss it. */
+	if ((ret = iommudirty_tracker_read(t, DIMM_IOVA, SIZE, PAGE, bm, sizeof(bm), 0)))
+		return fail("pre-copy read", ret);
+	if (sim)
+		iommudirty_sim_set_hook(sim, device_keeps_writing, NULL);
+	ret = iommudirty_tracker_unmap_dirty(t, DIMM_IOVA, SIZE, PAGE, bm, sizeof(bm),
+					     IOMMUDIRTY_UNMAP_ATOMIC);
+	if (sim)
+		iommudirty_sim_set_hook(sim, NULL, NULL);
+	if (ret)
+		return fail("atomic unmap", ret);
+	n = (uint64_t)iommudirty_bitmap_count(bm, NBITS);
+	printf("DIMM unplugged: %llu dirty pages in its last bitmap (send them now)\n",
+	       (unsigned long long)n);
+	if (sim) {
+		printf("device: %u writes during the unmap, %lld reached the DIMM, %u faulted\n", writes,
+		       (long long)iommudirty_bitmap_count(dimm_written, NBITS), faults);
+		if (!writes || !iommudirty_bitmap_count(dimm_written, NBITS) || !covers(bm, dimm_written))
+			return fail("a DIMM page the device wrote is missing", EIO);
+		/* The range is gone from the device: further DMA faults. */
+		if (iommudirty_sim_dma_write(sim, sdev, DIMM_IOVA, PAGE, NULL) != -EFAULT)
+			return fail("the device can still write the unplugged DIMM", EIO);
+	}
+	/* Only now may the VMM give the DIMM's memory back. */
+	munmap(dimm, SIZE);
+
+	/* The rest of RAM kept its dirty bits across the unmap (ids moved). */
+	if ((ret = iommudirty_tracker_read(t, RAM_IOVA, SIZE, PAGE, bm, sizeof(bm), 0)))
+		return fail("read RAM", ret);
+	printf("boot RAM: %lld dirty pages\n", (long long)iommudirty_bitmap_count(bm, NBITS));
+	if (sim && !covers(bm, ram_written))
+		return fail("a RAM page written during the unmap is missing", EIO);
+
+	iommudirty_tracker_free(t);
+	iommudirty_device_free(dev);
+	iommudirty_ctx_free(ctx);
+	if (sim) {
+		iommudirty_sim_close(sim, fd);
+		iommudirty_sim_free(sim);
+	} else {
+		close(fd);
+	}
+	munmap(ram, SIZE);
+	printf("ok\n");
+	return 0;
+}
