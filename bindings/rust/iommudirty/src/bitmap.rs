@@ -43,6 +43,16 @@ impl DirtyBitmap {
         Ok(DirtyBitmap { base, page_size, nbits: length / page_size, words: vec![0; bytes / 8] })
     }
 
+    /// A bitmap over existing words (e.g. the VMM's own), `nbits` pages of
+    /// `page_size` from `base`; `EINVAL` if the words hold fewer bits or
+    /// page_size is not a power of two.
+    pub fn from_words(base: u64, page_size: u64, nbits: u64, words: Vec<u64>) -> Result<DirtyBitmap> {
+        if !page_size.is_power_of_two() || (words.len() as u64).saturating_mul(64) < nbits {
+            return Err(Error::from_errno(crate::errno::EINVAL));
+        }
+        Ok(DirtyBitmap { base, page_size, nbits, words })
+    }
+
     /// The address of page 0.
     pub fn base(&self) -> u64 {
         self.base

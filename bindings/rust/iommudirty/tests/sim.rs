@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//! The safe crate on the simulated kernel: devices write through the sim
+//! and the writes come back as dirty runs; errors carry the documented
+//! errno; handles may be dropped in any order.
+
+use std::sync::{Arc, Mutex};
+
+use iommudirty::errno::*;
+use iommudirty::*;
+
+const PG: u64 = 4096;
+const MIB: u64 = 1 << 20;
+
+/// A sim with one IOMMU, a context on it, and `n` plain devices bound.
+struct Host {
+    sim: Sim,
+    ctx: Context,
+    sdev: Vec<SimDevice>,
+    dev: Vec<Device>,
+}
+
+fn host(n: usize) -> Host {
+    let sim = Sim::new().unwrap();
+    let iommu = sim.add_iommu().unwrap();
+    let ctx = Context::builder().sim(&sim).build().unwrap();
+    let mut h = Host { sim, ctx, sdev: vec![], dev: vec![] };
+    for _ in 0..n {
+        let sd = h.sim.add_device(iommu).unwrap();
+        let d = Device::bind(&h.ctx, h.sim.open_device(sd).unwrap()).unwrap();
+        h.sdev.push(sd);
+        h.dev.push(d);
+    }
+    h
+}
+
+fn runs(bm: &DirtyBitmap) -> Vec<(u64, u64)> {
+    bm.runs().map(|r| (r.first, r.count)).collect()
+}
+
+#[test]
+fn device_write_is_a_dirty_run() {
+    let h = host(1);
+    let t = Tracker::new(&h.ctx).unwrap();
+    t.attach(&h.dev[0]).unwrap();
+    let mem = Arc::new(GuestMemory::new(MIB as usize, PG as usize).unwrap());
+    t.map(&mem, 0, MIB, MIB, Prot::ReadWrite).unwrap();
+    assert!(!t.is_started());
+    t.start().unwrap();
+    assert!(t.is_started());
+
+    h.sim.dma_write(h.sdev[0], MIB + 3 * PG + 10, b"abcd").unwrap();
+    h.sim.dma_touch(h.sdev[0], MIB + 5 * PG, 3 * PG).unwrap();
+    h.sim.dma_touch(h.sdev[0], MIB + 255 * PG, 8).unwrap();
+
+    // The bytes really landed in the mapped memory.
+    let mut buf = [0u8; 4];
+    mem.read((3 * PG + 10) as usize, &mut buf).unwrap();
+    assert_eq!(&buf, b"abcd");
+
+    let bm = t.read(MIB, MIB, PG, ReadMode::NoClear).unwrap();
+    assert_eq!(runs(&bm), vec![(3, 1), (5, 3), (255, 1)]);
+    assert_eq!(bm.count(), 5);
+    assert!(bm.is_dirty(6) && !bm.is_dirty(4) && !bm.is_dirty(256));
+    assert_eq!(
+        bm.ranges().collect::<Vec<_>>(),
+        vec![(MIB + 3 * PG, PG), (MIB + 5 * PG, 3 * PG), (MIB + 255 * PG, PG)]
+    );
+    // Not cleared: the same again; then cleared.
+    let mut again = DirtyBitmap::new(MIB, MIB, PG).unwrap();
+    assert_eq!(t.read_into(&mut again, ReadMode::Clear).unwrap(), 5);
+    assert_eq!(again, bm);
+    assert_eq!(t.read(MIB, MIB, PG, ReadMode::Clear).unwrap().count(), 0);
+
+    // A coarser page size folds the pages.
+    h.sim.dma_touch(h.sdev[0], MIB + 17 * PG, 1).unwrap();
+    let coarse = t.read(MIB, MIB, 64 * 1024, ReadMode::Clear).unwrap();
+    assert_eq!(runs(&coarse), vec![(1, 1)]);
+
+    t.stop().unwrap();
+    assert!(!t.is_started());
+}
+
+#[test]
+fn errors_carry_the_documented_errno() {
+    let h = host(1);
+    let t = Tracker::new(&h.ctx).unwrap();
+    t.attach(&h.dev[0]).unwrap();
+    let mem = Arc::new(GuestMemory::new(MIB as usize, PG as usize).unwrap());
+
+    // Not started: EINVAL.
+    t.map(&mem, 0, 64 * 1024, 0, Prot::ReadWrite).unwrap();
+    let e = t.read(0, 64 * 1024, PG, ReadMode::Clear).unwrap_err();
+    assert_eq!(e.errno(), EINVAL);
+    let text = e.to_string();
+    assert!(text.starts_with("EINVAL: ") && text.contains("nvalid argument"), "{text}");
+    // Misaligned IOVA: EINVAL; overlap: EEXIST; attached twice: EALREADY.
+    assert_eq!(t.map(&mem, 0, PG, 100, Prot::Write).unwrap_err().errno(), EINVAL);
+    assert_eq!(t.map(&mem, 0, PG, 0, Prot::Write).unwrap_err().errno(), EEXIST);
+    assert_eq!(t.attach(&h.dev[0]).unwrap_err().errno(), EALREADY);
+    // An unmap that holds no mapping: ENOENT; one that ends past 2^64: EOVERFLOW.
+    assert_eq!(t.unmap(10 * MIB, MIB).unwrap_err().errno(), ENOENT);
+    assert_eq!(t.unmap(u64::MAX - PG + 1, 2 * PG).unwrap_err().errno(), EOVERFLOW);
+    // Memory range outside the GuestMemory: ERANGE, before any C call.
+    assert_eq!(t.map(&mem, MIB as usize, PG, 2 * MIB, Prot::Write).unwrap_err().errno(), ERANGE);
+    // A device write where nothing is mapped faults.
+    t.start().unwrap();
+    assert_eq!(h.sim.dma_touch(h.sdev[0], 5 * MIB, 1).unwrap_err().errno(), EFAULT);
+    // A kernel error comes back unchanged (injected: the next call fails).
+    t.stop().unwrap();
+    h.sim.fail_call(1, ENOMEM).unwrap();
+    let e = t.start().unwrap_err();
+    assert_eq!(e.errno(), ENOMEM);
+    assert!(!t.is_started());
+    t.start().unwrap();
+    // An errno the crate has no name for still displays.
+    let e = Error::from_errno(5);
+    assert_eq!(e.name(), None);
+    assert!(!e.to_string().is_empty());
+    assert_eq!(std::io::Error::from(e).raw_os_error(), Some(5));
+}
+
+#[test]
+fn context_errors() {
+    let sim = Sim::with_options(&SimOptions { no_iommufd: true, ..Default::default() }).unwrap();
+    let e = Context::builder().sim(&sim).build().unwrap_err();
+    assert_eq!(e.errno(), ENOENT);
+    let ctx = Context::builder().sim(&sim).iommufd_optional(true).build().unwrap();
+    assert_eq!(ctx.iommufd().unwrap_err().errno(), ENODEV);
+    // iommufd forced on a context without one.
+    let r = TrackerOptions::new().backend(Backend::Iommufd).build(&ctx);
+    assert_eq!(r.unwrap_err().errno(), ENODEV);
+}
+
+#[test]
+fn guest_address_read() {
+    let h = host(1);
+    let t = Tracker::new(&h.ctx).unwrap();
+    t.attach(&h.dev[0]).unwrap();
+    let mem = Arc::new(GuestMemory::new(2 * MIB as usize, PG as usize).unwrap());
+    // Two IOVA windows onto guest RAM at 16 MiB and 32 MiB.
+    t.map(&mem, 0, MIB, 0, Prot::ReadWrite).unwrap();
+    t.map(&mem, MIB as usize, MIB, 8 * MIB, Prot::ReadWrite).unwrap();
+    t.set_guest(0, MIB, 16 * MIB).unwrap();
+    t.set_guest(8 * MIB, MIB, 32 * MIB).unwrap();
+    t.start().unwrap();
+    h.sim.dma_touch(h.sdev[0], 2 * PG, 1).unwrap();
+    h.sim.dma_touch(h.sdev[0], 8 * MIB + 7 * PG, 2 * PG).unwrap();
+
+    let g = t.read_guest(32 * MIB, MIB, PG, ReadMode::NoClear).unwrap();
+    assert_eq!(g.base(), 32 * MIB);
+    assert_eq!(runs(&g), vec![(7, 2)]);
+    let g = t.read_guest(16 * MIB, MIB, PG, ReadMode::Clear).unwrap();
+    assert_eq!(runs(&g), vec![(2, 1)]);
+    // The VMM's whole RAM bitmap, assembled at RAM offsets.
+    let mut ram = DirtyBitmap::new(0, 64 * MIB, PG).unwrap();
+    ram.or_at(32 * MIB / PG, &t.read_guest(32 * MIB, MIB, PG, ReadMode::Clear).unwrap()).unwrap();
+    assert_eq!(runs(&ram), vec![(32 * MIB / PG + 7, 2)]);
+    assert_eq!(ram.or_at(64 * MIB / PG - 1, &g).unwrap_err().errno(), ERANGE);
+    // Cleared.
+    assert_eq!(t.read_guest(16 * MIB, 32 * MIB, PG, ReadMode::Clear).unwrap().count(), 0);
+}
+
+#[test]
+fn atomic_unmap_reports_and_releases_memory() {
+    for atomic in [false, true] {
+        let h = host(2);
+        let t = Tracker::new(&h.ctx).unwrap();
+        t.attach(&h.dev[0]).unwrap();
+        t.attach(&h.dev[1]).unwrap();
+        let mem = Arc::new(GuestMemory::new(MIB as usize, PG as usize).unwrap());
+        t.map(&mem, 0, MIB / 2, 0, Prot::ReadWrite).unwrap();
+        t.map(&mem, MIB as usize / 2, MIB / 2, MIB, Prot::ReadWrite).unwrap();
+        assert_eq!(Arc::strong_count(&mem), 3);
+        t.start().unwrap();
+        h.sim.dma_touch(h.sdev[0], 4 * PG, 1).unwrap();
+        h.sim.dma_touch(h.sdev[1], MIB + 9 * PG, 1).unwrap();
+
+        let bm = t.unmap_dirty(0, MIB / 2, PG, atomic).unwrap();
+        assert_eq!(runs(&bm), vec![(4, 1)], "atomic={atomic}");
+        // Gone from the kernel: a device write faults, the memory is released.
+        assert_eq!(h.sim.dma_touch(h.sdev[0], 4 * PG, 1).unwrap_err().errno(), EFAULT);
+        assert_eq!(Arc::strong_count(&mem), 2);
+        // The other mapping is untouched and still tracked.
+        assert_eq!(runs(&t.read(MIB, MIB / 2, PG, ReadMode::Clear).unwrap()), vec![(9, 1)]);
+        // write_protect then unmap: the two halves of the atomic unmap.
+        h.sim.dma_touch(h.sdev[1], MIB + PG, 1).unwrap();
+        let wp = t.write_protect(MIB, MIB / 2, PG).unwrap();
+        assert_eq!(runs(&wp), vec![(1, 1)]);
+        assert_eq!(h.sim.dma_touch(h.sdev[1], MIB + PG, 1).unwrap_err().errno(), EFAULT);
+        assert_eq!(Arc::strong_count(&mem), 2); // still known to the tracker
+        t.unmap(MIB, MIB / 2).unwrap();
+        assert_eq!(Arc::strong_count(&mem), 1);
+    }
+}
+
+#[test]
+fn sources_per_device_and_device_log() {
+    let sim = Sim::new().unwrap();
+    let iommu = sim.add_iommu().unwrap();
+    let ctx = Context::builder().sim(&sim).build().unwrap();
+    let plain = sim.add_device(iommu).unwrap();
+    let logger = sim
+        .add_vfio_device(&SimDeviceOptions { iommu, dma_logging: true, migration_flags: 1, ..Default::default() })
+        .unwrap();
+    let d_plain = Device::bind(&ctx, sim.open_device(plain).unwrap()).unwrap();
+    let d_log = Device::bind(&ctx, sim.open_device(logger).unwrap()).unwrap();
+    assert_ne!(d_plain.id(), d_log.id());
+    assert!(d_plain.dirty_capable().unwrap());
+    let caps = d_log.caps().unwrap();
+    assert_eq!(caps.dma_logging, Some(true));
+    assert_eq!(caps.migration_flags, 1);
+    assert_eq!(caps.vendor, Vendor::SELFTEST);
+    assert_eq!(d_plain.caps().unwrap().dma_logging, Some(false));
+    assert_eq!(d_plain.hw_info().unwrap().kind, iommudirty_sys::IOMMUDIRTY_HW_INFO_SELFTEST);
+
+    let t = Tracker::new(&ctx).unwrap();
+    t.attach(&d_plain).unwrap();
+    t.attach(&d_log).unwrap();
+    let mem = Arc::new(GuestMemory::new(MIB as usize, PG as usize).unwrap());
+    t.map(&mem, 0, MIB, 0, Prot::ReadWrite).unwrap();
+    t.start().unwrap();
+    let s = t.sources().unwrap();
+    assert_eq!(s.len(), 2);
+    assert_eq!((s[0].dev_id, s[0].source, s[0].precise), (d_plain.id(), Source::Iommu, true));
+    assert_eq!((s[1].dev_id, s[1].source, s[1].precise), (d_log.id(), Source::DeviceLog, true));
+    assert!(s[1].log_nr_ranges >= 1 && s[1].log_page_size >= PG);
+    assert_eq!(s[0].pci_index, None);
+    assert_eq!(t.source_info(2).unwrap_err().errno(), ENOENT);
+    assert_eq!(Source::DeviceLog.to_string(), "device-log");
+    let info = t.info().unwrap();
+    assert_eq!((info.backend, info.precise, info.nr_devices), (Backend::Iommufd, true, 2));
+
+    // The logged device's write comes back through its DMA log.
+    sim.dma_touch(logger, 40 * PG, 2 * PG).unwrap();
+    sim.dma_touch(plain, 2 * PG, 1).unwrap();
+    assert_eq!(runs(&t.read(0, MIB, PG, ReadMode::Clear).unwrap()), vec![(2, 1), (40, 2)]);
+
+    // Detach keeps what the source owed.
+    sim.dma_touch(logger, 60 * PG, 1).unwrap();
+    t.detach(&d_log).unwrap();
+    assert_eq!(t.detach(&d_log).unwrap_err().errno(), ENOENT);
+    assert_eq!(runs(&t.read(0, MIB, PG, ReadMode::Clear).unwrap()), vec![(60, 1)]);
+}
+
+#[test]
+fn precise_only_refuses_a_conservative_device() {
+    let sim = Sim::new().unwrap();
+    let no_dirty = sim.add_iommu_with(&SimIommuOptions { no_dirty: true, ..Default::default() }).unwrap();
+    let ctx = Context::builder().sim(&sim).build().unwrap();
+    let sd = sim.add_device(no_dirty).unwrap();
+    let d = Device::bind(&ctx, sim.open_device(sd).unwrap()).unwrap();
+    assert!(!d.dirty_capable().unwrap());
+    assert!(d.caps().unwrap().reasons.contains(&Reason::MOCK_NO_DIRTY));
+    let t = TrackerOptions::new().precise_only(true).build(&ctx).unwrap();
+    assert_eq!(t.attach(&d).unwrap_err().errno(), EOPNOTSUPP);
+    // Without PRECISE_ONLY it is an untracked writer: reported conservatively.
+    let t = Tracker::new(&ctx).unwrap();
+    t.attach(&d).unwrap();
+    let s = t.source_info(0).unwrap();
+    assert_eq!((s.source, s.precise), (Source::None, false));
+    assert!(s.reasons.contains(&Reason::UNTRACKED_WRITER), "{:?}", s.reasons);
+    assert!(!Reason::UNTRACKED_WRITER.to_string().is_empty());
+}
+
+#[test]
+fn type1_tracker_from_pci_devices_is_conservative() {
+    let sim = Sim::new().unwrap();
+    let iommu = sim.add_iommu().unwrap();
+    let sd = sim.add_device(iommu).unwrap();
+    let bdf = sim.device_bdf(sd).unwrap();
+    assert!(bdf.contains(':'), "{bdf}");
+    let ctx = Context::builder().sim(&sim).build().unwrap();
+    let (t, info) = TrackerOptions::new().backend(Backend::Type1).pci_devices([bdf.clone()]).build_with_info(&ctx);
+    let t = t.unwrap();
+    assert_eq!((info.backend, info.precise), (Backend::Type1, false));
+    assert!(t.device_fd(0).unwrap() >= 0);
+    assert_eq!(t.device_fd(1).unwrap_err().errno(), ENOENT);
+    assert_eq!(t.ioas_id(), 0);
+    let mem = Arc::new(GuestMemory::new((64 * PG) as usize, PG as usize).unwrap());
+    t.map(&mem, 0, 64 * PG, 0, Prot::ReadWrite).unwrap();
+    t.start().unwrap();
+    // Type1 reports every mapped page dirty on every read.
+    let bm = t.read(0, 128 * PG, PG, ReadMode::Clear).unwrap();
+    assert_eq!(runs(&bm), vec![(0, 64)]);
+    // A BDF that does not exist: no backend can take it (EOPNOTSUPP),
+    // and the reasons say why.
+    let (r, info) = TrackerOptions::new().pci_devices(["0000:7f:1f.7"]).build_with_info(&ctx);
+    assert_eq!(r.unwrap_err().errno(), EOPNOTSUPP);
+    assert!(!info.reasons.is_empty());
+}
+
+#[test]
+fn handles_outlive_what_the_user_dropped() {
+    let sim = Sim::new().unwrap();
+    let watch = sim.clone();
+    let iommu = sim.add_iommu().unwrap();
+    let sd = sim.add_device(iommu).unwrap();
+    let ctx = Context::builder().sim(&sim).build().unwrap();
+    let dev = Device::bind(&ctx, sim.open_device(sd).unwrap()).unwrap();
+    let t = Tracker::new(&ctx).unwrap();
+    t.attach(&dev).unwrap();
+    let mem = Arc::new(GuestMemory::new(MIB as usize, PG as usize).unwrap());
+    t.map(&mem, 0, MIB, 0, Prot::ReadWrite).unwrap();
+    // The user's handles go first: context, sim, device, memory.
+    drop(ctx);
+    drop(sim);
+    drop(dev);
+    drop(mem);
+    // The tracker still works: it holds them.
+    t.start().unwrap();
+    watch.dma_touch(sd, 3 * PG, 1).unwrap();
+    assert_eq!(runs(&t.read(0, MIB, PG, ReadMode::Clear).unwrap()), vec![(3, 1)]);
+    let st = watch.stats().unwrap();
+    assert!(st.open_fds >= 2 && st.objects >= 1, "{st:?}");
+    // Dropping the tracker releases everything: no fd, no object left.
+    drop(t);
+    let st = watch.stats().unwrap();
+    assert_eq!((st.open_fds, st.objects), (0, 0), "{st:?}");
+}
+
+#[test]
+fn drop_in_creation_order_releases_everything() {
+    let h = host(2);
+    let watch = h.sim.clone();
+    let t = Tracker::new(&h.ctx).unwrap();
+    t.attach(&h.dev[0]).unwrap();
+    t.attach(&h.dev[1]).unwrap();
+    t.detach(&h.dev[1]).unwrap();
+    let Host { sim, ctx, dev, .. } = h;
+    drop(sim);
+    drop(ctx);
+    drop(dev);
+    drop(t);
+    let st = watch.stats().unwrap();
+    assert_eq!((st.open_fds, st.objects), (0, 0), "{st:?}");
+}
+
+#[test]
+fn concurrent_reads_of_disjoint_and_overlapping_ranges() {
+    let h = host(1);
+    let t = Tracker::new(&h.ctx).unwrap();
+    t.attach(&h.dev[0]).unwrap();
+    let mem = Arc::new(GuestMemory::new((8 * MIB) as usize, PG as usize).unwrap());
+    t.map(&mem, 0, 8 * MIB, 0, Prot::ReadWrite).unwrap();
+    t.start().unwrap();
+    for i in 0..8u64 {
+        h.sim.dma_touch(h.sdev[0], i * MIB + i * PG, 1).unwrap();
+    }
+    let got = Mutex::new(vec![]);
+    std::thread::scope(|s| {
+        for i in 0..8u64 {
+            let (t, got) = (&t, &got);
+            s.spawn(move || {
+                let bm = t.read(i * MIB, MIB, PG, ReadMode::NoClear).unwrap();
+                got.lock().unwrap().push((i, runs(&bm)));
+                // Overlapping whole-range reads are serialised by the gate.
+                let all = t.read(0, 8 * MIB, PG, ReadMode::NoClear).unwrap();
+                assert_eq!(all.count(), 8);
+            });
+        }
+    });
+    let mut got = got.into_inner().unwrap();
+    got.sort();
+    for (i, r) in got {
+        assert_eq!(r, vec![(i, 1)]);
+    }
+}
+
+#[test]
+fn runs_iterator_matches_a_plain_walk() {
+    // A pseudo-random map with many more runs than one batch (32) holds,
+    // and a last word only partly inside the map.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut words = vec![0u64; 64];
+    for w in words.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *w = x & (x >> 3);
+    }
+    words[63] = u64::MAX; // bits past nbits must not show
+    let nbits = 4096 - 20;
+    let bm = DirtyBitmap::from_words(0x1000_0000, PG, nbits, words.clone()).unwrap();
+    let bit = |i: u64| (words[(i / 64) as usize] >> (i % 64)) & 1 == 1;
+    let mut want = vec![];
+    let mut i = 0u64;
+    while i < nbits {
+        if bit(i) {
+            let s = i;
+            while i < nbits && bit(i) {
+                i += 1;
+            }
+            want.push((s, i - s));
+        } else {
+            i += 1;
+        }
+    }
+    assert!(want.len() > 100, "{}", want.len());
+    assert_eq!(runs(&bm), want);
+    assert_eq!(want.last().unwrap().0 + want.last().unwrap().1, nbits);
+    assert_eq!(bm.count(), want.iter().map(|r| r.1).sum::<u64>());
+    let first = bm.ranges().next().unwrap();
+    assert_eq!(first, (0x1000_0000 + want[0].0 * PG, want[0].1 * PG));
+    // OR at an offset into a larger map.
+    let mut big = DirtyBitmap::new(0, 8192 * PG, PG).unwrap();
+    big.or_at(100, &bm).unwrap();
+    let shifted: Vec<_> = want.iter().map(|&(f, c)| (f + 100, c)).collect();
+    assert_eq!(runs(&big), shifted);
+    assert_eq!(bitmap_size(4096 * PG, PG), 512);
+    assert_eq!(bitmap_size(PG, 3), 0);
+    assert_eq!(DirtyBitmap::new(0, PG, 3).unwrap_err().errno(), EINVAL);
+    assert_eq!(DirtyBitmap::from_words(0, PG, 65, vec![0]).unwrap_err().errno(), EINVAL);
+}
+
+#[test]
+fn log_callback_receives_messages() {
+    let sim = Sim::new().unwrap();
+    let _iommu = sim.add_iommu().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::<(LogLevel, String)>::new()));
+    let s2 = seen.clone();
+    let ctx = Context::builder()
+        .sim(&sim)
+        .log(LogLevel::Debug, move |lvl, msg| s2.lock().unwrap().push((lvl, msg.to_string())))
+        .build()
+        .unwrap();
+    // A tracker over a PCI device that does not exist fails and says why.
+    let r = TrackerOptions::new().pci_devices(["0000:7f:1f.7"]).build(&ctx);
+    assert!(r.is_err());
+    let t = Tracker::new(&ctx).unwrap();
+    t.start().unwrap();
+    drop(t);
+    drop(ctx);
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty(), "no log message");
+    assert!(seen.iter().all(|(l, m)| *l <= LogLevel::Debug && !m.is_empty()));
+}
+
+#[test]
+fn thread_safety_markers() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Context>();
+    send_sync::<Device>();
+    send_sync::<Tracker>();
+    send_sync::<Sim>();
+    send_sync::<SimFd>();
+    send_sync::<GuestMemory>();
+    send_sync::<Error>();
+}
+
+#[test]
+fn version_and_decoder() {
+    let v = version();
+    assert_eq!(v.split('.').count(), 3, "{v}");
+    assert!(v.starts_with(&format!("{}.", iommudirty_sys::IOMMUDIRTY_VERSION_MAJOR)));
+    let c = decode_hw_info(iommudirty_sys::IOMMUDIRTY_HW_INFO_SELFTEST, &[], 0).unwrap();
+    assert_eq!((c.vendor, c.dirty), (Vendor::SELFTEST, false));
+    assert!(c.reasons.contains(&Reason::KERNEL_NO_CAP), "{:?}", c.reasons);
+    assert_eq!(Vendor::INTEL_VTD.to_string(), "Intel VT-d");
+}
