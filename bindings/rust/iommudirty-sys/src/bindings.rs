@@ -38,9 +38,17 @@ pub const IOMMUDIRTY_SIM_NO_IOMMUFD: u32 = 1;
 pub const IOMMUDIRTY_SIM_NO_TYPE1: u32 = 2;
 pub const IOMMUDIRTY_SIM_NO_CDEV: u32 = 4;
 pub const IOMMUDIRTY_SIM_TYPE1_COMPAT: u32 = 8;
+pub const IOMMUDIRTY_SIM_NO_DEVLINK: u32 = 16;
 pub const IOMMUDIRTY_SIM_IOMMU_NO_DIRTY: u32 = 1;
 pub const IOMMUDIRTY_SIM_DEV_DMA_LOGGING: u32 = 1;
 pub const IOMMUDIRTY_SIM_DEV_EMULATED_IOMMU: u32 = 2;
+pub const IOMMUDIRTY_SIM_DEVLINK_PHYSICAL: u32 = 0;
+pub const IOMMUDIRTY_SIM_DEVLINK_PCI_PF: u32 = 3;
+pub const IOMMUDIRTY_SIM_DEVLINK_PCI_VF: u32 = 4;
+pub const IOMMUDIRTY_SIM_DEVLINK_MIGRATABLE_OP: u32 = 1;
+pub const IOMMUDIRTY_SIM_DEVLINK_MIGRATABLE: u32 = 2;
+pub const IOMMUDIRTY_SIM_DEVLINK_NO_PORT: u32 = 4;
+pub const IOMMUDIRTY_SIM_DEVLINK_LEGACY: u32 = 8;
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct iommudirty_ctx {
@@ -113,7 +121,8 @@ extern "C" {
     #[doc = " Return: a context, or NULL with errno set: EINVAL (bad opts, unknown"]
     #[doc = " flags, ADOPT_FD with a negative fd), ENOMEM, or the open(2) error of the"]
     #[doc = " device node (ENOENT: no /dev/iommu, the kernel lacks CONFIG_IOMMUFD;"]
-    #[doc = " EACCES: no permission)."]
+    #[doc = " EACCES: no permission); since 0.2, EOPNOTSUPP when opts->sim is set in a"]
+    #[doc = " library built without the simulated kernel (-DIOMMUDIRTY_SIM=OFF)."]
     #[doc = " Thread-safety: safe to call concurrently. Since: 0.1"]
     pub fn iommudirty_ctx_new(opts: *const iommudirty_ctx_opts) -> *mut iommudirty_ctx;
 }
@@ -249,6 +258,14 @@ pub const IOMMUDIRTY_REASON_NEEDS_TYPE1: iommudirty_reason = 532;
 pub const IOMMUDIRTY_REASON_PRECISE_ONLY: iommudirty_reason = 533;
 pub const IOMMUDIRTY_REASON_MOVE_BACK_FAILED: iommudirty_reason = 534;
 pub const IOMMUDIRTY_REASON_HUGE_PAGES_TOO_LATE: iommudirty_reason = 535;
+pub const IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_OFF: iommudirty_reason = 540;
+pub const IOMMUDIRTY_REASON_DEVLINK_NOT_SWITCHDEV: iommudirty_reason = 541;
+pub const IOMMUDIRTY_REASON_DEVLINK_NO_MIGRATABLE_OP: iommudirty_reason = 542;
+pub const IOMMUDIRTY_REASON_DEVLINK_UNAVAILABLE: iommudirty_reason = 543;
+pub const IOMMUDIRTY_REASON_DEVLINK_NO_LIBNL: iommudirty_reason = 544;
+pub const IOMMUDIRTY_REASON_DEVLINK_NOT_A_VF: iommudirty_reason = 545;
+pub const IOMMUDIRTY_REASON_DEVLINK_NO_PORT: iommudirty_reason = 546;
+pub const IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_ON: iommudirty_reason = 547;
 pub type iommudirty_reason = core::ffi::c_uint;
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -266,6 +283,8 @@ pub struct iommudirty_caps {
     pub dma_logging: i32,
     pub emulated_iommu: i32,
     pub migration_flags: u64,
+    pub devlink_migratable: i32,
+    pub devlink_reason: u32,
 }
 extern "C" {
     #[doc = " iommudirty_decode_hw_info() - decode IOMMU_GET_HW_INFO output into a"]
@@ -954,6 +973,61 @@ extern "C" {
     #[doc = " Return: the count, or -EINVAL (NULL with nbits > 0). Thread-safe. Since: 0.1"]
     pub fn iommudirty_bitmap_count(bitmap: *const u64, nbits: u64) -> i64;
 }
+#[doc = " A devlink port, \"bus/dev/index\" as devlink(8) prints it. Since: 0.2"]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct iommudirty_devlink_port {
+    pub sz: usize,
+    pub bus: [core::ffi::c_char; 16usize],
+    pub dev: [core::ffi::c_char; 64usize],
+    pub index: u32,
+    pub __reserved: u32,
+}
+#[doc = " What devlink says of a VF's `migratable`. Since: 0.2"]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct iommudirty_migratable {
+    pub sz: usize,
+    pub state: i32,
+    pub reason: u32,
+    pub port: iommudirty_devlink_port,
+    pub hint: [core::ffi::c_char; 256usize],
+    pub message: [core::ffi::c_char; 256usize],
+}
+extern "C" {
+    #[doc = " iommudirty_devlink_migratable() - query a VF's devlink port function"]
+    #[doc = " `migratable`. @vf_bdf: the VF's PCI name (\"0000:00:04.0\"); its PF comes"]
+    #[doc = " from sysfs physfn, its port is the PF's PCI_VF-flavour port with the VF's"]
+    #[doc = " number. @port: an explicit devlink port instead (@vf_bdf may then be"]
+    #[doc = " NULL). @ctx routes the netlink traffic (a context on the simulated kernel"]
+    #[doc = " asks the sim's devlink)."]
+    #[doc = " Return: 0 with @out->state and @out->reason filled whenever the answer is"]
+    #[doc = " a fact about the system (on, off, unsupported, no devlink, no libnl, ...);"]
+    #[doc = " -EINVAL (NULLs, sz too small, malformed names; no netlink traffic),"]
+    #[doc = " -ENOMEM, or a socket error. Thread-safe (one netlink socket per call)."]
+    #[doc = " Since: 0.2"]
+    pub fn iommudirty_devlink_migratable(
+        ctx: *mut iommudirty_ctx,
+        vf_bdf: *const core::ffi::c_char,
+        port: *const iommudirty_devlink_port,
+        out: *mut iommudirty_migratable,
+    ) -> core::ffi::c_int;
+}
+extern "C" {
+    #[doc = " iommudirty_devlink_set_migratable() - turn a VF's `migratable` on"]
+    #[doc = " (@enable 1) or off (0); @vf_bdf, @port as iommudirty_devlink_migratable()."]
+    #[doc = " Return: 0, @out filled by a query afterwards; on refusal the kernel's"]
+    #[doc = " negative errno with @out->message its extack text and @out->reason set;"]
+    #[doc = " -EOPNOTSUPP with IOMMUDIRTY_REASON_DEVLINK_NO_LIBNL without libnl;"]
+    #[doc = " -EINVAL as for the query. Thread-safe. Since: 0.2"]
+    pub fn iommudirty_devlink_set_migratable(
+        ctx: *mut iommudirty_ctx,
+        vf_bdf: *const core::ffi::c_char,
+        port: *const iommudirty_devlink_port,
+        enable: core::ffi::c_int,
+        out: *mut iommudirty_migratable,
+    ) -> core::ffi::c_int;
+}
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct iommudirty_sim_opts {
@@ -1176,6 +1250,41 @@ pub struct iommudirty_sim_stats {
     pub open_fds: u64,
     pub objects: u64,
     pub pt_bytes: u64,
+    pub nl_socks: u64,
+    pub nl_requests: u64,
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct iommudirty_sim_devlink_port_opts {
+    pub sz: usize,
+    pub flags: core::ffi::c_uint,
+    pub pf: core::ffi::c_int,
+    pub vf: core::ffi::c_int,
+    pub index: u32,
+    pub flavour: u32,
+    pub vf_number: u32,
+}
+extern "C" {
+    #[doc = " iommudirty_sim_add_devlink_port() - give sim device @opts->pf a devlink"]
+    #[doc = " instance (\"pci/<its BDF>\") and a port on it, as a driver's"]
+    #[doc = " devl_port_register_with_ops() would, and (vf >= 0) make sim device"]
+    #[doc = " @opts->vf its VF number vf_number: sysfs <vf>/physfn and <pf>/virtfn<N>"]
+    #[doc = " links. The sim's devlink family answers CTRL_CMD_GETFAMILY,"]
+    #[doc = " DEVLINK_CMD_PORT_GET (do and dump, a dump filtered by bus/dev),"]
+    #[doc = " DEVLINK_CMD_PORT_SET with a port function CAPS bitfield and"]
+    #[doc = " DEVLINK_CMD_ESWITCH_GET, with 6.12's replies and errors: an unknown"]
+    #[doc = " instance or port -ENODEV; GET reports the MIGRATABLE cap only for a"]
+    #[doc = " PCI_VF port with the op; SET of MIGRATABLE without the op -EOPNOTSUPP"]
+    #[doc = " with extack \"Port doesn't support migratable function attribute\", on a"]
+    #[doc = " non-VF port -EOPNOTSUPP \"migratable function attribute supported for VFs"]
+    #[doc = " only\"; other requests -EOPNOTSUPP."]
+    #[doc = " Return: 0; -EINVAL (bad opts: unknown flags, no such device, pf == vf,"]
+    #[doc = " an emulated device, a port index or VF number already used on the PF,"]
+    #[doc = " MIGRATABLE without MIGRATABLE_OP), -ENOMEM. Thread-safe. Since: 0.2"]
+    pub fn iommudirty_sim_add_devlink_port(
+        sim: *mut iommudirty_sim,
+        opts: *const iommudirty_sim_devlink_port_opts,
+    ) -> core::ffi::c_int;
 }
 extern "C" {
     #[doc = " iommudirty_sim_get_stats() - counters, for tests and benchmarks."]

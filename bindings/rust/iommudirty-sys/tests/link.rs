@@ -43,17 +43,12 @@ fn bitmap_runs_over_a_real_map() {
 }
 
 #[test]
-fn options_struct_sizes_are_accepted() {
-    // The library checks sz and the bytes past the fields it knows: a
-    // struct laid out differently from the C one is refused (EINVAL).
-    // SAFETY: iommudirty_sim_opts is an options struct.
-    let o: sys::iommudirty_sim_opts = unsafe { sys::opts_zeroed() };
-    assert_eq!(o.sz, core::mem::size_of::<sys::iommudirty_sim_opts>());
-    // SAFETY: o is valid for the call; the result is freed below.
-    let sim = unsafe { sys::iommudirty_sim_new(&o) };
-    assert!(!sim.is_null());
+fn caps_struct_size_is_accepted() {
+    // The library checks sz against the fields it knows: a struct laid out
+    // shorter than the C one is refused (EINVAL).
     // SAFETY: caps is an options-like struct with sz first.
     let mut caps: sys::iommudirty_caps = unsafe { sys::opts_zeroed() };
+    assert_eq!(caps.sz, core::mem::size_of::<sys::iommudirty_caps>());
     // SAFETY: pure decoder; no data.
     let r = unsafe {
         sys::iommudirty_decode_hw_info(sys::IOMMUDIRTY_HW_INFO_SELFTEST, core::ptr::null(), 0, 1, &mut caps)
@@ -61,6 +56,22 @@ fn options_struct_sizes_are_accepted() {
     assert_eq!(r, 0);
     assert_eq!(caps.vendor, sys::IOMMUDIRTY_VENDOR_SELFTEST);
     assert_eq!(caps.dirty, 1);
+    caps.sz = 8;
+    // SAFETY: as above; sz too small must be refused.
+    let r = unsafe {
+        sys::iommudirty_decode_hw_info(sys::IOMMUDIRTY_HW_INFO_SELFTEST, core::ptr::null(), 0, 1, &mut caps)
+    };
+    assert_eq!(r, -22);
+}
+
+#[test]
+fn sim_opts_size_is_accepted() {
+    // SAFETY: iommudirty_sim_opts is an options struct.
+    let o: sys::iommudirty_sim_opts = unsafe { sys::opts_zeroed() };
+    assert_eq!(o.sz, core::mem::size_of::<sys::iommudirty_sim_opts>());
+    // SAFETY: o is valid for the call; the result is freed below.
+    let sim = unsafe { sys::iommudirty_sim_new(&o) };
+    assert!(!sim.is_null());
     // SAFETY: sim came from iommudirty_sim_new and is unused elsewhere.
     unsafe { sys::iommudirty_sim_free(sim) };
 }
