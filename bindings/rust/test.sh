@@ -90,12 +90,12 @@ cd "$here" || exit 1
 : >"$log"
 status=0
 if [ $has_sim = 1 ]; then
-	cargo test --offline --locked -p iommudirty-sys 2>&1 | tee -a "$log" || status=1
-	cargo test --offline --locked -p iommudirty 2>&1 | tee -a "$log" || status=1
+	cargo test --offline --locked --no-fail-fast -p iommudirty-sys 2>&1 | tee -a "$log" || status=1
+	cargo test --offline --locked --no-fail-fast -p iommudirty 2>&1 | tee -a "$log" || status=1
 else
 	echo "rust: the library has no simulated kernel: sim tests skipped" | tee -a "$log"
-	cargo test --offline --locked -p iommudirty-sys -- --skip sim 2>&1 | tee -a "$log" || status=1
-	cargo test --offline --locked -p iommudirty --no-default-features 2>&1 | tee -a "$log" || status=1
+	cargo test --offline --locked --no-fail-fast -p iommudirty-sys -- --skip sim 2>&1 | tee -a "$log" || status=1
+	cargo test --offline --locked --no-fail-fast -p iommudirty --no-default-features 2>&1 | tee -a "$log" || status=1
 fi
 # `cargo ... | tee` loses cargo's status in POSIX sh: take it from the log too.
 if grep -qE '^test result: FAILED|^error(\[|:)' "$log"; then
