@@ -120,7 +120,8 @@ struct iommudirty_ctx_opts {
  * Return: a context, or NULL with errno set: EINVAL (bad opts, unknown
  * flags, ADOPT_FD with a negative fd), ENOMEM, or the open(2) error of the
  * device node (ENOENT: no /dev/iommu, the kernel lacks CONFIG_IOMMUFD;
- * EACCES: no permission).
+ * EACCES: no permission); since 0.2, EOPNOTSUPP when opts->sim is set in a
+ * library built without the simulated kernel (-DIOMMUDIRTY_SIM=OFF).
  * Thread-safety: safe to call concurrently. Since: 0.1
  */
 IOMMUDIRTY_API struct iommudirty_ctx *

@@ -85,6 +85,13 @@ iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
+#ifndef IOMMUDIRTY_HAVE_SIM
+	/* Built without the simulated kernel: no sim can exist to name. */
+	if (sim) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+#endif
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return NULL;
@@ -94,7 +101,11 @@ iommudirty_ctx_new(const struct iommudirty_ctx_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
+#ifdef IOMMUDIRTY_HAVE_SIM
 	ctx->sys = sim ? &iommudirty_sys_sim : &iommudirty_sys_real;
+#else
+	ctx->sys = &iommudirty_sys_real;
+#endif
 	ctx->sys_priv = sim;
 	ctx->log_fn = OPTS_GET(opts, iommudirty_ctx_opts, log_fn, NULL);
 	ctx->log_user = OPTS_GET(opts, iommudirty_ctx_opts, log_user, NULL);

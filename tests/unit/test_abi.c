@@ -5,7 +5,9 @@
  * the shared library exports are one and the same set, each symbol in the
  * version node its doc comment's "Since:" names, and every public
  * declaration has a doc comment saying what it returns, its thread-safety
- * and since when.
+ * and since when. The simulated kernel's calls live in a node of their own
+ * (IOMMUDIRTY_SIM_0.2, src/libiommudirty_sim.map); those 0.1 had are also
+ * still exported at IOMMUDIRTY_0.1 for binaries linked against 0.1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +19,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dlfcn.h>
+
+#include "iommudirty.h"
 
 #define MAX_SYMS 256
 
@@ -63,7 +68,10 @@ static const char *env(const char *name)
 }
 
 /* Public functions of the header; each must follow a doc comment. */
-static void header_syms(struct symset *s)
+static const char SIM_PREFIX[] = "iommudirty_sim_";
+static const char SIM_NODE[] = "SIM_0.2";
+
+static void header_syms(struct symset *s, struct symset *compat)
 {
 	char path[4096];
 	char *text, *p;
@@ -99,12 +107,20 @@ static void header_syms(struct symset *s)
 			/* Compared as name@version with the map and the .so. */
 			{
 				char *named;
+				const char *node = since;
 				size_t vl = strspn(since, "0123456789.");
 
 				if (vl && since[vl - 1] == '.')
 					vl--;
+				if (!strncmp(s->name[s->n - 1], SIM_PREFIX, sizeof(SIM_PREFIX) - 1)) {
+					/* The sim's node; a 0.1 call keeps its old version too. */
+					if (vl == 3 && !strncmp(since, "0.1", 3))
+						add(compat, s->name[s->n - 1], strlen(s->name[s->n - 1]));
+					node = SIM_NODE;
+					vl = strlen(SIM_NODE);
+				}
 				if (asprintf(&named, "%s@%.*s", s->name[s->n - 1], (int)vl,
-					     since) < 0)
+					     node) < 0)
 					fail_msg("no memory");
 				free(s->name[s->n - 1]);
 				s->name[s->n - 1] = named;
@@ -122,13 +138,20 @@ static void header_syms(struct symset *s)
 	free(text);
 }
 
-static void map_syms(struct symset *s)
+static void map_syms(struct symset *s, const char *file)
 {
 	char path[4096];
 	char *text, *p, *end;
 
-	snprintf(path, sizeof(path), "%s/src/libiommudirty.map", env("IOMMUDIRTY_SRC"));
+	snprintf(path, sizeof(path), "%s/src/%s", env("IOMMUDIRTY_SRC"), file);
 	text = slurp(path);
+	/* Comments may name nodes and options: blank them out. */
+	for (p = strstr(text, "/*"); p; p = strstr(p, "/*")) {
+		char *c = strstr(p, "*/");
+
+		assert_non_null(c);
+		memset(p, ' ', (size_t)(c + 2 - p));
+	}
 	/* Each node "IOMMUDIRTY_x.y { global: names; [local: *;] } ..." */
 	for (p = strstr(text, "IOMMUDIRTY_"); p; p = strstr(end, "IOMMUDIRTY_")) {
 		size_t vl = strcspn(p + 11, " {\n\t");
@@ -155,7 +178,7 @@ static void map_syms(struct symset *s)
 	free(text);
 }
 
-static void so_syms(struct symset *s)
+static void so_syms(struct symset *s, struct symset *compat)
 {
 	char cmd[4200], line[512];
 	FILE *f;
@@ -181,6 +204,13 @@ static void so_syms(struct symset *s)
 
 			if (!ver)
 				fail_msg("%s: exported without a symbol version", name);
+			if (at[1] != '@') {
+				/* name@VER: an old version kept for old binaries. */
+				if (strcmp(ver, "IOMMUDIRTY_0.1"))
+					fail_msg("%s: an old version other than 0.1", name);
+				add(compat, name, (size_t)(at - name));
+				continue;
+			}
 			if (asprintf(&named, "%.*s@%s", (int)(at - name), name, ver + 11) < 0)
 				fail_msg("no memory");
 			add(s, named, strlen(named));
@@ -210,13 +240,22 @@ static void expect_same(struct symset *a, const char *an, struct symset *b,
 static void test_exports_are_the_documented_api(void **state)
 {
 	struct symset hdr = { 0 }, map = { 0 }, so = { 0 };
+	struct symset hdr_compat = { 0 }, so_compat = { 0 };
 
-	header_syms(&hdr);
-	map_syms(&map);
-	so_syms(&so);
+	header_syms(&hdr, &hdr_compat);
+	map_syms(&map, "libiommudirty.map");
+	map_syms(&map, "libiommudirty_sim.map");
+	so_syms(&so, &so_compat);
 	assert_true(hdr.n >= 40);
-	expect_same(&hdr, "the header", &map, "the version script");
+	assert_true(hdr_compat.n >= 10);
+	expect_same(&hdr, "the header", &map, "the version scripts");
 	expect_same(&hdr, "the header", &so, "libiommudirty.so's exports");
+	expect_same(&hdr_compat, "the header's 0.1 sim calls", &so_compat,
+		    "libiommudirty.so's IOMMUDIRTY_0.1 compat exports");
+	for (int i = 0; i < hdr_compat.n; i++)
+		free(hdr_compat.name[i]);
+	for (int i = 0; i < so_compat.n; i++)
+		free(so_compat.name[i]);
 	for (int i = 0; i < hdr.n; i++)
 		free(hdr.name[i]);
 	for (int i = 0; i < map.n; i++)
@@ -225,10 +264,45 @@ static void test_exports_are_the_documented_api(void **state)
 		free(so.name[i]);
 }
 
+/* A binary linked against 0.1 resolves the sim at IOMMUDIRTY_0.1: the old
+ * version must be the same working call, not just a name. */
+static void test_sim_calls_resolve_at_their_0_1_version(void **state)
+{
+	char path[4096];
+	void *so;
+	struct iommudirty_sim *(*sim_new)(const struct iommudirty_sim_opts *);
+	void (*sim_free)(struct iommudirty_sim *);
+	int (*add_iommu)(struct iommudirty_sim *, const struct iommudirty_sim_iommu_opts *);
+	struct iommudirty_sim *sim;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/libiommudirty.so", env("IOMMUDIRTY_BUILD"));
+	so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(so);
+	*(void **)&sim_new = dlvsym(so, "iommudirty_sim_new", "IOMMUDIRTY_0.1");
+	*(void **)&sim_free = dlvsym(so, "iommudirty_sim_free", "IOMMUDIRTY_0.1");
+	*(void **)&add_iommu = dlvsym(so, "iommudirty_sim_add_iommu", "IOMMUDIRTY_0.1");
+	assert_non_null(sim_new);
+	assert_non_null(sim_free);
+	assert_non_null(add_iommu);
+	/* Not an alias of some other call: the default version is a
+	 * different entry point, and the old one really works. */
+	assert_ptr_not_equal(dlvsym(so, "iommudirty_sim_new", "IOMMUDIRTY_SIM_0.2"),
+			     *(void **)&sim_new);
+	assert_null(dlvsym(so, "iommudirty_tracker_new", "IOMMUDIRTY_SIM_0.2"));
+	sim = sim_new(NULL);
+	assert_non_null(sim);
+	assert_int_equal(add_iommu(sim, NULL), 0);
+	assert_int_equal(add_iommu(NULL, NULL), -EINVAL);
+	sim_free(sim);
+	dlclose(so);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exports_are_the_documented_api),
+		cmocka_unit_test(test_sim_calls_resolve_at_their_0_1_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
