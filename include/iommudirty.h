@@ -1195,6 +1195,9 @@ IOMMUDIRTY_API int iommudirty_devlink_set_migratable(struct iommudirty_ctx *ctx,
 /* /dev/vfio/vfio is iommufd's compat container: TYPE1v2 but no
  * CAP_MIGRATION and no dirty ioctls. */
 #define IOMMUDIRTY_SIM_TYPE1_COMPAT (1u << 3)
+/* No devlink generic-netlink family (CONFIG_NET_DEVLINK=n): resolving
+ * "devlink" fails with -ENOENT. Since: 0.2 */
+#define IOMMUDIRTY_SIM_NO_DEVLINK (1u << 16)
 
 struct iommudirty_sim_opts {
 	size_t sz;
@@ -1428,7 +1431,57 @@ struct iommudirty_sim_stats {
 	 * 8 bytes per smallest IO page of every mapped area per HWPT (huge
 	 * IOPTEs not counted). */
 	uint64_t pt_bytes;
+	/* Since 0.2: the sim's netlink sockets open now (contexts' devlink
+	 * calls), and the netlink requests they sent so far. */
+	uint64_t nl_socks;
+	uint64_t nl_requests;
 };
+
+/* devlink port flavours (the kernel's DEVLINK_PORT_FLAVOUR_*). */
+#define IOMMUDIRTY_SIM_DEVLINK_PHYSICAL 0u
+#define IOMMUDIRTY_SIM_DEVLINK_PCI_PF 3u
+#define IOMMUDIRTY_SIM_DEVLINK_PCI_VF 4u
+/* The port's driver has port_fn_migratable_get/set. */
+#define IOMMUDIRTY_SIM_DEVLINK_MIGRATABLE_OP (1u << 0)
+/* Its initial state is on (with MIGRATABLE_OP only). */
+#define IOMMUDIRTY_SIM_DEVLINK_MIGRATABLE (1u << 1)
+/* Register no port: only the PF's devlink instance and, with vf >= 0, the
+ * VF's sysfs links (a VF whose PF shows no port for it). */
+#define IOMMUDIRTY_SIM_DEVLINK_NO_PORT (1u << 2)
+/* The PF's eswitch is in legacy mode (ESWITCH_GET answers mode 0); without
+ * it, switchdev (1). The last call for a PF sets it. */
+#define IOMMUDIRTY_SIM_DEVLINK_LEGACY (1u << 3)
+
+struct iommudirty_sim_devlink_port_opts {
+	size_t sz;
+	unsigned int flags;   /* IOMMUDIRTY_SIM_DEVLINK_* */
+	int pf;               /* sim device of the PF: devlink instance pci/<its BDF> */
+	int vf;               /* sim device of the VF, or -1: none */
+	uint32_t index;       /* port index (unique per PF) */
+	uint32_t flavour;     /* IOMMUDIRTY_SIM_DEVLINK_PHYSICAL / _PCI_PF / _PCI_VF */
+	uint32_t vf_number;   /* the VF's number: the PF's virtfn<N>, the port's PCI_VF_NUMBER */
+};
+
+/**
+ * iommudirty_sim_add_devlink_port() - give sim device @opts->pf a devlink
+ * instance ("pci/<its BDF>") and a port on it, as a driver's
+ * devl_port_register_with_ops() would, and (vf >= 0) make sim device
+ * @opts->vf its VF number vf_number: sysfs <vf>/physfn and <pf>/virtfn<N>
+ * links. The sim's devlink family answers CTRL_CMD_GETFAMILY,
+ * DEVLINK_CMD_PORT_GET (do and dump, a dump filtered by bus/dev),
+ * DEVLINK_CMD_PORT_SET with a port function CAPS bitfield and
+ * DEVLINK_CMD_ESWITCH_GET, with 6.12's replies and errors: an unknown
+ * instance or port -ENODEV; GET reports the MIGRATABLE cap only for a
+ * PCI_VF port with the op; SET of MIGRATABLE without the op -EOPNOTSUPP
+ * with extack "Port doesn't support migratable function attribute", on a
+ * non-VF port -EOPNOTSUPP "migratable function attribute supported for VFs
+ * only"; other requests -EOPNOTSUPP.
+ * Return: 0; -EINVAL (bad opts: unknown flags, no such device, pf == vf,
+ * an emulated device, a port index or VF number already used on the PF,
+ * MIGRATABLE without MIGRATABLE_OP), -ENOMEM. Thread-safe. Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_sim_add_devlink_port(struct iommudirty_sim *sim,
+						   const struct iommudirty_sim_devlink_port_opts *opts);
 
 /** iommudirty_sim_get_stats() - counters, for tests and benchmarks.
  * Return: 0 or -EINVAL. Thread-safe. Since: 0.1 */

@@ -48,6 +48,7 @@ static int device_new(struct iommudirty_ctx *ctx, int fd, uint32_t dev_id,
 		return ret;
 	}
 	device_probe_features(ctx, fd, &dev->dma_logging, &dev->migration_flags);
+	device_probe_devlink(ctx, fd, &dev->devlink_migratable, &dev->devlink_reason);
 	ctx_get(ctx);
 	dev->ctx = ctx;
 	dev->fd = fd;

@@ -94,11 +94,19 @@ struct iommudirty_device {
 	/* An emulated-IOMMU device (mdev): BIND gave an access id, which
 	 * GET_HW_INFO does not know. */
 	bool emulated;
+	/* devlink `migratable` of its VF port at bind (src/devlink.c):
+	 * 1/0/-1, and the IOMMUDIRTY_REASON_DEVLINK_* (or NO_DEVICE_FD). */
+	int32_t devlink_migratable;
+	uint32_t devlink_reason;
 };
 
 /* DMA logging and migration support of a device fd (src/device.c). */
 void device_probe_features(struct iommudirty_ctx *ctx, int fd, int *dma_logging,
 			   uint64_t *migration_flags);
+
+/* devlink `migratable` of the VF behind a device fd (src/devlink.c). */
+void device_probe_devlink(struct iommudirty_ctx *ctx, int fd, int32_t *state,
+			  uint32_t *reason);
 
 /* Bitmap internals used by the tracker's read path (src/bitmap.c). */
 /* OR nbits bits of src (from bit 0) into dst starting at bit dst_bit. */

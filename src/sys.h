@@ -20,6 +20,16 @@ struct iommudirty_sys_ops {
 	 * in buf: 0, -ENOENT past the last entry or no such directory. */
 	int (*dir_entry)(void *priv, const char *path, unsigned int index,
 			 char *buf, size_t len);
+	/* A generic netlink socket (a libnl struct nl_sock *, as void * so
+	 * this header needs no libnl) ready for nl_send/nl_recvmsgs: the real
+	 * kernel's is connected with NETLINK_EXT_ACK on; the sim's has its
+	 * send and receive replaced by the sim's devlink. 0 or -errno
+	 * (-EOPNOTSUPP: built without libnl). Release with nl_close. */
+	int (*nl_open)(void *priv, void **sock);
+	void (*nl_close)(void *priv, void *sock);
+	/* The PCI address ("0000:03:00.1") of the device behind a VFIO
+	 * device fd: 0, or -ENODEV (not a cdev of a PCI device) / -errno. */
+	int (*fd_pci_address)(void *priv, int fd, char *buf, size_t len);
 };
 
 extern const struct iommudirty_sys_ops iommudirty_sys_real;

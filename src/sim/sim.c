@@ -373,6 +373,9 @@ const struct iommudirty_sys_ops iommudirty_sys_sim = {
 	.ioctl = sys_sim_ioctl,
 	.readlink = sim_sys_readlink,
 	.dir_entry = sim_sys_dir_entry,
+	.nl_open = sim_sys_nl_open,
+	.nl_close = sim_sys_nl_close,
+	.fd_pci_address = sim_sys_fd_pci_address,
 };
 
 /* ---- public API ---- */
@@ -383,7 +386,8 @@ iommudirty_sim_new(const struct iommudirty_sim_opts *opts)
 	const unsigned int known = IOMMUDIRTY_SIM_NO_IOMMUFD |
 				   IOMMUDIRTY_SIM_NO_TYPE1 |
 				   IOMMUDIRTY_SIM_NO_CDEV |
-				   IOMMUDIRTY_SIM_TYPE1_COMPAT;
+				   IOMMUDIRTY_SIM_TYPE1_COMPAT |
+				   IOMMUDIRTY_SIM_NO_DEVLINK;
 	struct iommudirty_sim *sim;
 	unsigned int flags;
 
@@ -438,6 +442,7 @@ IOMMUDIRTY_API void iommudirty_sim_free(struct iommudirty_sim *sim)
 	free(sim->devs);
 	free(sim->iommus);
 	free(sim->fds);
+	sim_devlink_free(sim);
 	pthread_mutex_destroy(&sim->lock);
 	free(sim);
 }

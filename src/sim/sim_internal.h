@@ -205,6 +205,7 @@ struct iommudirty_sim {
 	iommudirty_sim_hook_fn hook; /* called before each ioctl, unlocked */
 	void *hook_user;
 	struct iommudirty_sim_stats stats;
+	struct sim_devlink *devlink; /* devlink.c; NULL: no instance yet */
 };
 
 /* sim.c */
@@ -235,6 +236,15 @@ int sim_dev_bdf(int device, char *buf, size_t len);
 int sim_sys_readlink(void *priv, const char *path, char *buf, size_t len);
 int sim_sys_dir_entry(void *priv, const char *path, unsigned int index,
 		      char *buf, size_t len);
+
+/* devlink.c: devlink instances and ports, VFs' sysfs links, netlink */
+struct sim_devlink;
+void sim_devlink_free(struct iommudirty_sim *sim);
+int sim_devlink_readlink(struct iommudirty_sim *sim, const char *path,
+			 char *buf, size_t len);
+int sim_sys_fd_pci_address(void *priv, int fd, char *buf, size_t len);
+int sim_sys_nl_open(void *priv, void **sock);
+void sim_sys_nl_close(void *priv, void *sock);
 
 /* obj.c: object ids, iommufd object ioctls, VFIO cdev ioctls */
 void *sim_obj_get(struct sim_ictx *ictx, uint32_t id, enum sim_obj_type type);

@@ -103,6 +103,8 @@ int sim_sys_readlink(void *priv, const char *path, char *buf, size_t len)
 		ret = put_link(buf, len, target);
 	} else if (find_dev(sim, path, PCI_DEVICES, "driver") >= 0) {
 		ret = put_link(buf, len, "../../../../bus/pci/drivers/vfio-pci");
+	} else {
+		ret = sim_devlink_readlink(sim, path, buf, len); /* physfn, virtfnN */
 	}
 	pthread_mutex_unlock(&sim->lock);
 	errno = saved;

@@ -28,6 +28,7 @@ static void decode(uint32_t type, const void *data, uint32_t len,
 	caps->sz = sizeof(*caps);
 	caps->decoded_dirty = -1;
 	caps->dma_logging = -1;
+	caps->devlink_migratable = -1;
 	caps->dirty = !!(kernel_caps & IOMMUDIRTY_HW_CAP_DIRTY_TRACKING);
 	for (size_t i = 0; i < ARRAY_SIZE(vendors); i++)
 		if (vendors[i]->hw_info_type == type && type != IOMMUDIRTY_HW_INFO_NONE)
@@ -84,6 +85,8 @@ IOMMUDIRTY_API int iommudirty_device_caps(const struct iommudirty_device *dev,
 	}
 	c.dma_logging = dev->dma_logging;
 	c.migration_flags = dev->migration_flags;
+	c.devlink_migratable = dev->devlink_migratable;
+	c.devlink_reason = dev->devlink_reason;
 	copy_caps(&c, caps);
 	return 0;
 }
@@ -146,6 +149,14 @@ IOMMUDIRTY_API const char *iommudirty_reason_str(uint32_t reason)
 	case IOMMUDIRTY_REASON_PRECISE_ONLY: return "source: refused, the tracker takes precise sources only";
 	case IOMMUDIRTY_REASON_HUGE_PAGES_TOO_LATE: return "iommufd: huge IO pages cannot be turned off: the IOAS already has mappings in a domain";
 	case IOMMUDIRTY_REASON_MOVE_BACK_FAILED: return "atomic unmap: a device could not be moved back after a failed move: every writable page is reported dirty from now on";
+	case IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_OFF: return "devlink: the VF's port function `migratable` is off: VFIO migration needs it on before the VF is bound (see the hint)";
+	case IOMMUDIRTY_REASON_DEVLINK_NOT_SWITCHDEV: return "devlink: the PF's eswitch is not in switchdev mode, so the VF has no devlink port (devlink dev eswitch set pci/<PF> mode switchdev)";
+	case IOMMUDIRTY_REASON_DEVLINK_NO_MIGRATABLE_OP: return "devlink: the port's driver has no `migratable` operation";
+	case IOMMUDIRTY_REASON_DEVLINK_UNAVAILABLE: return "devlink: not available (no devlink netlink family, or the PF has no devlink instance or port)";
+	case IOMMUDIRTY_REASON_DEVLINK_NO_LIBNL: return "devlink: library built without libnl-genl-3: devlink cannot be asked";
+	case IOMMUDIRTY_REASON_DEVLINK_NOT_A_VF: return "devlink: not a VF (no sysfs physfn), or the port's flavour is not PCI_VF";
+	case IOMMUDIRTY_REASON_DEVLINK_NO_PORT: return "devlink: the PF has no PCI_VF port with this VF's number";
+	case IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_ON: return "devlink: the VF's port function `migratable` is on";
 	default: return "unknown reason";
 	}
 }
