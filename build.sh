@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The project's entry points (see README):
 #   ./build.sh demo    build and run the pre-copy demo
-#   ./build.sh test    build and run every test: unit tests with gcc, clang and
-#                      ASan+UBSan, the decoder fuzzers (libFuzzer), the
-#                      install/packaging check, the examples, then the
-#                      real-kernel suite in a QEMU guest
+#   ./build.sh test    build and run every test: unit tests, examples and man
+#                      page checks with gcc, clang and ASan+UBSan, the
+#                      threaded tests under TSan, the fuzzers (libFuzzer),
+#                      the install/packaging checks (pkg-config, CMake,
+#                      static archive, build variants, C/C++ language
+#                      modes, the Rust crates, the Debian packages), then
+#                      the real-kernel suite in a QEMU guest
 #   ./build.sh bench   build (release) and run the benchmarks
 # Each installs the Debian packages it needs when they are missing.
 # IOMMUDIRTY_SKIP_KERNEL=1 skips the real-kernel suite.
@@ -53,6 +56,17 @@ run_ctest() { # label, dir, [ctest args...]
 	[ $rc -eq 0 ] || [ "$fails" -gt 0 ] || failed=$((failed + 1))
 }
 
+run_check() { # label, command...: one pass or one failure
+	local label=$1
+	shift
+	echo "== $label"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+}
+
 cmd=${1:-}
 case "$cmd" in
 demo)
@@ -63,7 +77,8 @@ demo)
 	exec "$top/build/demo/examples/precopy" "$@"
 	;;
 test)
-	need_pkgs gcc clang make cmake pkg-config libcmocka-dev libclang-rt-14-dev binutils python3
+	need_pkgs gcc g++ clang make cmake pkg-config libcmocka-dev libclang-rt-14-dev binutils \
+		python3 libnl-genl-3-dev mandoc bindgen libclang-dev
 	configure_build "$top/build/gcc" -DCMAKE_C_COMPILER=gcc
 	run_ctest "unit + examples (gcc, -Werror)" "$top/build/gcc"
 	configure_build "$top/build/clang" -DCMAKE_C_COMPILER=clang
@@ -94,12 +109,14 @@ test)
 	run_ctest "fuzz the decoders (clang libFuzzer, ${IOMMUDIRTY_FUZZ_SECONDS:-20} s each)" \
 		"$top/build/fuzz"
 	# -- end of fuzzing
-	echo "== install and consume (pkg-config, find_package)"
-	if bash "$top/tests/install/check.sh" "$top/build/gcc"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-	fi
+	run_check "install and consume (pkg-config, find_package, static, variants)" \
+		bash "$top/tests/install/check.sh" "$top/build/gcc"
+	run_check "the header in C99/C11/C17 and C++11/14/17/20 (-pedantic -Werror)" \
+		bash "$top/tests/lang/check.sh" "$top/build/gcc"
+	run_check "Rust crates (bindings current, cargo test --offline on the sim)" \
+		bash "$top/bindings/rust/test.sh" "$top/build/gcc"
+	run_check "Debian packages (dpkg-buildpackage, lintian, a consumer of the -dev package)" \
+		env DEB_BUILD_OPTIONS=nocheck bash "$top/tests/debian/check.sh"
 	if [ "${IOMMUDIRTY_SKIP_KERNEL:-0}" != 1 ]; then
 		echo "== real Linux kernel in a QEMU guest (tests/kernel/run)"
 		set +e

@@ -46,10 +46,27 @@ extern "C" {
 	(IOMMUDIRTY_VERSION_MAJOR > (maj) ||                                  \
 	 (IOMMUDIRTY_VERSION_MAJOR == (maj) && IOMMUDIRTY_VERSION_MINOR >= (min)))
 
-/* Declare and zero an options struct with its size set:
- * IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o, .flags = X); */
-#define IOMMUDIRTY_OPTS(type, name, ...)                                      \
+/*
+ * Declare an options struct, zeroed, with its size set. Clean under
+ * -Wall -Wextra -pedantic in C99 and later and in C++11 and later.
+ *   C:   IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o);
+ *        IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o, .flags = X, .sim = s);
+ *   C++: IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o); o.flags = X;
+ * C++ before 20 has no designated initialisers, so in C++ fields are set
+ * after the declaration; passing them to the macro there fails to compile
+ * rather than being dropped. The trailing empty argument the macro adds
+ * keeps strict C99 from seeing an empty "...".
+ */
+#define IOMMUDIRTY_OPTS(...) IOMMUDIRTY_OPTS_(__VA_ARGS__, )
+#ifndef __cplusplus
+#define IOMMUDIRTY_OPTS_(type, name, ...)                                     \
 	struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
+#else
+#define IOMMUDIRTY_OPTS_(type, name, ...)                                     \
+	struct type name = iommudirty_opts_init_<struct type>();              \
+	static_assert(sizeof(#__VA_ARGS__) == 1,                              \
+		      "C++: set option fields after IOMMUDIRTY_OPTS(type, name)")
+#endif
 
 struct iommudirty_ctx;     /* an iommufd file (owned or adopted) */
 struct iommudirty_device;  /* a VFIO device bound to the context's iommufd */
@@ -1489,6 +1506,14 @@ IOMMUDIRTY_API int iommudirty_sim_get_stats(struct iommudirty_sim *sim,
 					    struct iommudirty_sim_stats *stats);
 
 #ifdef __cplusplus
+}
+
+/* IOMMUDIRTY_OPTS in C++: a value-initialised (all-zero) struct with sz set. */
+template <typename T> inline T iommudirty_opts_init_()
+{
+	T o = T();
+	o.sz = sizeof(T);
+	return o;
 }
 #endif
 #endif /* IOMMUDIRTY_H */
