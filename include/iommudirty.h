@@ -941,8 +941,10 @@ IOMMUDIRTY_API int iommudirty_tracker_forget_mapping(struct iommudirty_tracker *
  * iommudirty_tracker_set_guest() - give the whole mappings inside [iova,
  * iova+length) the VMM's address for them (guest-physical address or RAM
  * offset, in the VMM's own dirty space): the mapping at iova + x gets
- * gaddr + x. Until then a mapping's guest address is its IOVA. Set it
- * right after map or adopt. From then on, while tracking is started, an
+ * gaddr + x. Until then a mapping's guest address is its IOVA: a clearing
+ * guest-space read between the map and this call reports the device's
+ * writes at the IOVA. For a mapping made while tracking, use
+ * iommudirty_tracker_map_guest(), which leaves no such window. From then on, while tracking is started, an
  * unmap of such a mapping (plain, unmap_dirty, or atomic: a vIOMMU
  * invalidation) keeps what it collected in guest space, and the next
  * iommudirty_tracker_read_guest() covering it reports it: in-flight dirty
@@ -955,6 +957,29 @@ IOMMUDIRTY_API int iommudirty_tracker_forget_mapping(struct iommudirty_tracker *
 IOMMUDIRTY_API int iommudirty_tracker_set_guest(struct iommudirty_tracker *t,
 						uint64_t iova, uint64_t length,
 						uint64_t gaddr);
+
+/* iommudirty_tracker_map_guest() flags: instead of READ/WRITE, declare a
+ * mapping the VMM made itself (as iommudirty_tracker_adopt_mapping()).
+ * Since: 0.2 */
+#define IOMMUDIRTY_MAP_ADOPT (1u << 2)
+
+/**
+ * iommudirty_tracker_map_guest() - iommudirty_tracker_map() (or, with
+ * @flags IOMMUDIRTY_MAP_ADOPT and @va NULL, _adopt_mapping()) and
+ * iommudirty_tracker_set_guest(iova, length, gaddr) in one step: no read
+ * sees the new mapping without its guest address, so a device write right
+ * after the map is never reported at the IOVA instead of at @gaddr (the
+ * vIOMMU map path while tracking).
+ * Return: 0; -EINVAL (NULL t, va NULL without ADOPT or set with it, flags
+ * neither READ/WRITE nor ADOPT alone, gaddr not a multiple of the IOAS
+ * alignment, and map's own -EINVAL cases), -EOVERFLOW (iova or gaddr range
+ * wraps), -EEXIST, -ENOMEM, or IOMMU_IOAS_MAP's error; on error nothing is
+ * mapped or declared. Thread-safe. Since: 0.2
+ */
+IOMMUDIRTY_API int iommudirty_tracker_map_guest(struct iommudirty_tracker *t,
+						void *va, uint64_t length,
+						uint64_t iova, uint64_t gaddr,
+						unsigned int flags);
 
 /**
  * iommudirty_tracker_read_guest() - the dirty bitmap of the VMM's

@@ -389,6 +389,34 @@ IOMMUDIRTY_API int iommudirty_tracker_map(struct iommudirty_tracker *t,
 	return ret_err(ret);
 }
 
+/* A guest address given with the mapping, under the same lock: no read
+ * can see the mapping at its default (identity) guest address. */
+IOMMUDIRTY_API int iommudirty_tracker_map_guest(struct iommudirty_tracker *t,
+						void *va, uint64_t length,
+						uint64_t iova, uint64_t gaddr,
+						unsigned int flags)
+{
+	bool adopt = flags == IOMMUDIRTY_MAP_ADOPT;
+	int ret;
+
+	if (!t || (adopt ? va != NULL : !va || !flags) ||
+	    (!adopt && (flags & ~(IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE))))
+		return ret_err(-EINVAL);
+	if (length && gaddr + length <= gaddr)
+		return ret_err(-EOVERFLOW);
+	pthread_rwlock_wrlock(&t->lock);
+	ret = gaddr % t->iova_alignment ? -EINVAL
+	      : insert_mapping(t, iova, length, va, adopt ? 0 : flags, adopt);
+	if (!ret) {
+		struct mapping *m = &t->maps[map_lower_bound(t, iova)];
+
+		m->gaddr = gaddr;
+		m->has_guest = true;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return ret_err(ret);
+}
+
 IOMMUDIRTY_API int iommudirty_tracker_adopt_mapping(struct iommudirty_tracker *t,
 						    uint64_t iova,
 						    uint64_t length)

@@ -224,12 +224,82 @@ static void test_shadow_model(void **state)
 	}
 }
 
+/* The vIOMMU map path while tracking: map then set_guest leaves a window
+ * in which a clearing guest read reports the device's write at the IOVA
+ * (and the guest page never); map_guest leaves none. */
+static void test_map_guest_no_window(void **state)
+{
+	enum { NB = 128 * MiB / PG };
+	uint64_t *m = calloc(NB / 64, sizeof(uint64_t));
+	uint8_t *base;
+	struct fx f;
+
+	(void)state;
+	assert_non_null(m);
+	setup(&f, 0, false);
+	base = (uint8_t *)f.mem + PG - ((uintptr_t)f.mem % PG);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+
+	/* Two steps, with a clearing read between them. */
+	assert_int_equal(iommudirty_tracker_map(f.t, base, 4 * PG, MiB, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(fx_write(&f, 0, MiB, 1), 0);
+	assert_int_equal(iommudirty_tracker_read_guest(f.t, 0, NB * PG, PG, m, NB / 8, 0), 0);
+	assert_true(m[(MiB / PG) / 64] & (1ull << ((MiB / PG) % 64)));
+	assert_int_equal(iommudirty_tracker_set_guest(f.t, MiB, 4 * PG, G0 + 20 * PG), 0);
+	assert_int_equal(iommudirty_tracker_read_guest(f.t, 0, NB * PG, PG, m, NB / 8, 0), 0);
+	assert_int_equal(iommudirty_bitmap_count(m, NB), 0); /* guest page 20: lost */
+
+	/* One step: the write is at its guest page, and only there. */
+	assert_int_equal(iommudirty_tracker_map_guest(f.t, base + 4 * PG, 4 * PG, 2 * MiB,
+						      G0 + 30 * PG, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(fx_write(&f, 0, 2 * MiB + PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read_guest(f.t, 0, NB * PG, PG, m, NB / 8, 0), 0);
+	assert_int_equal(iommudirty_bitmap_count(m, NB), 1);
+	assert_true(m[(G0 / PG + 31) / 64] & (1ull << ((G0 / PG + 31) % 64)));
+
+	/* Bad input, each alone; nothing is mapped or declared. */
+	assert_int_equal(iommudirty_tracker_map_guest(NULL, base, PG, 3 * MiB, G0, 2), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map_guest(f.t, NULL, PG, 3 * MiB, G0,
+						      IOMMUDIRTY_MAP_WRITE), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map_guest(f.t, base, PG, 3 * MiB, G0,
+						      IOMMUDIRTY_MAP_ADOPT), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map_guest(f.t, NULL, PG, 3 * MiB, G0,
+						      IOMMUDIRTY_MAP_ADOPT | IOMMUDIRTY_MAP_WRITE),
+			 -EINVAL);
+	assert_int_equal(iommudirty_tracker_map_guest(f.t, base, PG, 3 * MiB, G0, 0), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map_guest(f.t, base, PG, 3 * MiB, G0 + 1,
+						      IOMMUDIRTY_MAP_WRITE), -EINVAL);
+	assert_int_equal(iommudirty_tracker_map_guest(f.t, base, 2 * PG, 3 * MiB,
+						      UINT64_MAX - PG + 1, IOMMUDIRTY_MAP_WRITE),
+			 -EOVERFLOW);
+	assert_int_equal(iommudirty_tracker_map_guest(f.t, base, PG, 2 * MiB, G0,
+						      IOMMUDIRTY_MAP_WRITE), -EEXIST);
+	/* Not mapped by any of those: the IOVA is free and faults. */
+	assert_int_equal(fx_write(&f, 0, 3 * MiB, 1), -EFAULT);
+
+	/* ADOPT: declared with its guest address, no kernel call, and
+	 * forgettable as an adopted mapping is. */
+	{
+		struct iommudirty_sim_stats a = { .sz = sizeof(a) }, b = { .sz = sizeof(b) };
+
+		assert_int_equal(iommudirty_sim_get_stats(f.sim, &a), 0);
+		assert_int_equal(iommudirty_tracker_map_guest(f.t, NULL, PG, 3 * MiB, G0 + 40 * PG,
+							      IOMMUDIRTY_MAP_ADOPT), 0);
+		assert_int_equal(iommudirty_sim_get_stats(f.sim, &b), 0);
+		assert_int_equal(b.ioctls, a.ioctls);
+		assert_int_equal(iommudirty_tracker_forget_mapping(f.t, 3 * MiB, PG), 0);
+	}
+	free(m);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic_aliases_holes),
 		cmocka_unit_test(test_remap_every_flavour),
 		cmocka_unit_test(test_shadow_model),
+		cmocka_unit_test(test_map_guest_no_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
