@@ -57,38 +57,57 @@ for p in "${pages[@]}"; do
 done
 [ ${#pages[@]} -gt 0 ] || fail "no page in $man"
 
-# A link page is exactly one .so line (comment lines aside); prints its
-# target, relative to the man root.
+# A link page is exactly one .so line (comment lines aside): sets $target
+# to its target, relative to the man root, or to "" for any other page.
+target=
 so_target() {
-	grep -v '^\.\\"' "$1" | awk '
-		NF == 0 { next }
-		{ n++; line = $0 }
-		END { if (n == 1 && line ~ /^\.so man[0-9]\/[^ ]+$/) print substr(line, 5) }'
+	local line n=0 last=
+	target=
+	while IFS= read -r line || [ -n "$line" ]; do
+		case "$line" in
+		'.\"'*) ;;
+		*[![:space:]]*) n=$((n + 1)); last=$line ;;
+		esac
+	done <"$1"
+	if [ "$n" -eq 1 ] && [[ "$last" =~ ^\.so\ (man[0-9]/[^[:space:]]+)$ ]]; then
+		target=${BASH_REMATCH[1]}
+	fi
 }
 
-# The names a full page's NAME section lists (before "\-").
-page_names() {
-	awk '/^\.SH /{ in_name = ($2 == "NAME") ; next } in_name' "$1" |
-		tr '\n' ' ' | sed 's/\\-.*//' | tr ',' '\n' | tr -d ' \t\\'
+# Per full page, once: the names its NAME section lists (before "\-"), one
+# a line, and its SYNOPSIS as mandoc renders it, whitespace normalised.
+norm() { # one blank between words, none around punctuation
+	tr '\n\t' '  ' | sed -e 's/  */ /g' -e 's/ *\([][*(),;]\) */\1/g' -e 's/^ //' -e 's/ $//'
+}
+declare -A names_of syn_of
+page_info() { # full page path
+	[ -n "${names_of[$1]+x}" ] && return
+	names_of[$1]=$(awk '/^\.SH /{ in_name = ($2 == "NAME"); next } in_name' "$1" |
+		tr '\n' ' ' | sed 's/\\-.*//' | tr ',' '\n' | tr -d ' \t\\')
+	local rel=${1#"$tmp/root/"}
+	syn_of[$1]=$(cd "$tmp/root" && mandoc -T ascii "$rel" 2>/dev/null | sed 's/.\x08//g' |
+		awk '/^SYNOPSIS$/ { on = 1; next } /^[A-Z]/ { on = 0 } on' | norm)
 }
 
 # Sets $resolved to the full page a symbol's page leads to; else FAILs
 # and returns 1.
 resolved=
 resolve() { # symbol
-	local f=$man/$1.3 t
+	local f=$man/$1.3
 	resolved=
 	if [ ! -f "$f" ]; then
 		fail "$1: no page doc/man/$1.3"
 		return 1
 	fi
-	t=$(so_target "$f")
-	if [ -n "$t" ]; then
+	so_target "$f"
+	if [ -n "$target" ]; then
+		local t=$target
 		if [ ! -f "$tmp/root/$t" ]; then
 			fail "$1: doc/man/$1.3 links to $t, which does not exist"
 			return 1
 		fi
-		if [ -n "$(so_target "$tmp/root/$t")" ]; then
+		so_target "$tmp/root/$t"
+		if [ -n "$target" ]; then
 			fail "$1: doc/man/$1.3 links to $t, itself a link page"
 			return 1
 		fi
@@ -96,7 +115,10 @@ resolve() { # symbol
 	elif grep -q '^\.so' "$f"; then
 		fail "$1: doc/man/$1.3 is neither a full page nor a one-line .so link"
 		return 1
+	else
+		f=$tmp/root/man3/$1.3
 	fi
+	page_info "$f"
 	resolved=$f
 }
 
@@ -104,59 +126,63 @@ resolve() { # symbol
 symbols=$(cat "${maps[@]}" | sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\);[[:space:]]*$/\1/p' | sort -u)
 [ -n "$symbols" ] || fail "no symbol found in ${maps[*]}"
 nsym=0
+declare -A is_sym named
 for s in $symbols; do
 	nsym=$((nsym + 1))
-	resolve "$s" || continue
+	is_sym[$s]=1
+	resolve "$s" || { named[$s]=1; continue; }
 	f=$resolved
-	page_names "$f" | grep -qx "$s" ||
+	[[ $'\n'"${names_of[$f]}"$'\n' == *$'\n'"$s"$'\n'* ]] ||
 		fail "$s: its page ${f##*/} does not list it in NAME"
 done
 
-# ---- (b) mandoc -T lint -W warning, from the man root
-npages=0
+# ---- (b) mandoc -T lint -W warning, from the man root, all pages in one
+#      run (its messages start "mandoc: <page>:"); the .TH titles
+rels=()
+links=()
 for p in "${pages[@]}"; do
 	b=${p##*/}
-	rel=man${b##*.}/$b
-	npages=$((npages + 1))
-	out=$(cd "$tmp/root" && mandoc -T lint -W warning "$rel" 2>&1)
-	if [ -n "$(so_target "$p")" ]; then
-		out=$(printf '%s\n' "$out" | grep -v "^mandoc: $rel:1:2: WARNING: \.so is fragile, better use ln(1): so " | sed '/^$/d')
+	rels+=("man${b##*.}/$b")
+	so_target "$p"
+	if [ -n "$target" ]; then
+		links+=("man${b##*.}/$b")
 	else
-		th=$(awk '$1 == ".TH" { print $2; exit }' "$p")
-		[ "$th" = "${b%.*}" ] || fail "$b: .TH title is '$th', not '${b%.*}'"
-	fi
-	if [ -n "$out" ]; then
-		fail "$b: mandoc -T lint -W warning:"
-		printf '%s\n' "$out" | sed 's/^/    /'
+		read -r _ th _ < <(grep -m1 '^\.TH ' "$p")
+		[ "${th:-}" = "${b%.*}" ] || fail "$b: .TH title is '${th:-}', not '${b%.*}'"
 	fi
 done
+npages=${#rels[@]}
+lint=$(cd "$tmp/root" && mandoc -T lint -W warning "${rels[@]}" 2>&1)
+: >"$tmp/so-ok" # the one message every .so request gets
+for l in "${links[@]}"; do
+	echo "mandoc: $l:1:2: WARNING: .so is fragile, better use ln(1): so " >>"$tmp/so-ok"
+done
+lint=$(printf '%s\n' "$lint" | grep -vF -f "$tmp/so-ok" | sed '/^$/d')
+if [ -n "$lint" ]; then
+	fail "mandoc -T lint -W warning:"
+	printf '%s\n' "$lint" | sed 's/^/    /'
+fi
 
 # ---- (c) every IOMMUDIRTY_API function's exact prototype in its SYNOPSIS
-norm() { # whitespace: one blank between words, none around punctuation
-	tr '\n\t' '  ' | sed -e 's/  */ /g' -e 's/ *\([][*(),;]\) */\1/g' -e 's/^ //' -e 's/ $//'
-}
 protos=$(awk '
 	/^IOMMUDIRTY_API[ \t]/ { acc = ""; on = 1 }
 	on { acc = acc " " $0 }
-	on && /;/ { sub(/^ *IOMMUDIRTY_API[ \t]+/, "", acc); print acc; on = 0 }' "$hdr")
+	on && /;/ { sub(/^ *IOMMUDIRTY_API[ \t]+/, "", acc); print acc; on = 0 }' "$hdr" |
+	tr '\t' ' ' | sed -e 's/  */ /g' -e 's/ *\([][*(),;]\) */\1/g' -e 's/^ //' -e 's/ $//')
 nfn=0
-while IFS= read -r proto; do
-	[ -n "$proto" ] || continue
-	p=$(printf '%s' "$proto" | norm)
-	name=$(printf '%s' "$p" | sed 's/(.*//; s/.*[ *]//')
+while IFS= read -r p; do
+	[ -n "$p" ] || continue
+	name=${p%%(*}
+	name=${name##*[ *]}
 	nfn=$((nfn + 1))
-	if grep -qx "$name" <<<"$symbols"; then
-		[ -f "$man/$name.3" ] || continue # (a) named it
+	if [ -n "${is_sym[$name]+x}" ]; then
+		[ -z "${named[$name]+x}" ] || continue # (a) named its page's fault
 	else
 		fail "$name: declared in the header, in no version script"
 	fi
 	resolve "$name" || continue
 	f=$resolved
-	rel=${f#"$tmp/root/"}
-	[ "$rel" != "$f" ] || rel=man3/${f##*/}
-	syn=$(cd "$tmp/root" && mandoc -T ascii "$rel" 2>/dev/null | sed 's/.\x08//g' |
-		awk '/^SYNOPSIS$/ { on = 1; next } /^[A-Z]/ { on = 0 } on' | norm)
-	case "$syn" in
+	case "${syn_of[$f]}" in
 	*"$p"*) ;;
 	*) fail "$name: prototype not in the SYNOPSIS of ${f##*/}: $p" ;;
 	esac
