@@ -99,7 +99,7 @@ static uint64_t nl_requests(struct env *e)
 	return st.nl_requests;
 }
 
-static struct iommudirty_devlink_port port_of(const char *dev, uint32_t index)
+static inline struct iommudirty_devlink_port port_of(const char *dev, uint32_t index)
 {
 	struct iommudirty_devlink_port p = { .sz = sizeof(p), .index = index };
 
