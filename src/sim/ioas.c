@@ -307,6 +307,10 @@ int sim_ioctl_ioas_map(struct iommudirty_sim *sim, struct sim_ictx *ictx, void *
 		return -EINVAL;
 	if (c->user_va + (c->length - 1) < c->user_va)
 		return -EOVERFLOW;
+	/* Memory no process can have cannot be pinned (the kernel pins when a
+	 * domain is attached; the sim checks always). */
+	if (c->user_va + c->length > SIM_USER_VA_END || c->user_va + c->length < c->user_va)
+		return -EFAULT;
 	align = sim_ioas_alignment(sim, ioas);
 	if (c->flags & UAPI_IOAS_MAP_FIXED_IOVA) {
 		/* As the kernel: the area may end at 2^64 - 1. */

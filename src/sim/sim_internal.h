@@ -282,6 +282,9 @@ int sim_access_write(struct iommudirty_sim *sim, struct sim_dev *dev,
 
 /* devlog.c: VFIO_DEVICE_FEATURE (migration, DMA logging), the device's log */
 #define SIM_ACCESS_ALIGN 4096ull /* a pinning access's iova_alignment */
+/* x86-64's user address space ends here (TASK_SIZE, 4-level tables): user
+ * memory past it cannot be pinned, and the kernel's map fails -EFAULT. */
+#define SIM_USER_VA_END 0x00007ffffffff000ull
 int sim_devlog_feature(struct iommudirty_sim *sim, struct sim_dev *dev, void *arg);
 void sim_devlog_stop(struct sim_dev *dev);
 void sim_devlog_free(struct sim_dev *dev);

@@ -416,6 +416,9 @@ static int c_map_dma(struct iommudirty_sim *sim, struct sim_container *c,
 	last = m.iova + (m.size - 1);
 	if (last < m.iova || m.vaddr + (m.size - 1) < m.vaddr)
 		return -EINVAL;
+	/* type1 pins at map: memory past the user address space faults. */
+	if (m.vaddr + m.size > SIM_USER_VA_END || m.vaddr + m.size < m.vaddr)
+		return -EFAULT;
 	i = dma_find(c, m.iova);
 	if (i < c->nr_dmas && c->dmas[i].iova <= last)
 		return -EEXIST;

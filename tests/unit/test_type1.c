@@ -392,6 +392,107 @@ static void test_adopt_container(void **state)
 	host_fini(&h);
 }
 
+/* The VMM's own container; the library adopts it (no device of its own). */
+static int vmm_container(struct host *h, int *gfd, int *dfd)
+{
+	char path[64], link[256];
+	int cfd, container_arg;
+
+	cfd = iommudirty_sys_sim.open(h->sim, "/dev/vfio/vfio", 0);
+	assert_true(cfd >= 0);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", h->bdf);
+	assert_true(iommudirty_sys_sim.readlink(h->sim, path, link, sizeof(link)) > 0);
+	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
+	*gfd = iommudirty_sys_sim.open(h->sim, path, 0);
+	assert_true(*gfd >= 0);
+	container_arg = cfd;
+	assert_int_equal(iommudirty_sim_ioctl(h->sim, *gfd, VFIO_GROUP_SET_CONTAINER,
+					      &container_arg), 0);
+	assert_int_equal(iommudirty_sim_ioctl(h->sim, cfd, VFIO_SET_IOMMU,
+					      (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU), 0);
+	*dfd = iommudirty_sim_ioctl(h->sim, *gfd, VFIO_GROUP_GET_DEVICE_FD, h->bdf);
+	assert_true(*dfd >= 0);
+	return cfd;
+}
+
+/* An unmap over two runs fails on the second; the VMM then maps its own
+ * memory at the first run's IOVA. The retry must unmap only what is left:
+ * the VMM's new mapping survives, and the tracker agrees with the kernel. */
+static void test_type1_unmap_retry_spares_the_vmm(void **state)
+{
+	struct host h;
+	int cfd, gfd, dfd;
+	uint64_t m[1];
+
+	(void)state;
+	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	cfd = vmm_container(&h, &gfd, &dfd);
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .flags = IOMMUDIRTY_TRACKER_ADOPT_CONTAINER,
+			.type1_container_fd = cfd);
+	assert_int_equal(iommudirty_tracker_new(h.ctx, &o, &h.t), 0);
+	assert_int_equal(iommudirty_tracker_map(h.t, h.mem, 16 * PG, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(h.t, h.mem + 32 * PG, 16 * PG, 32 * PG,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(h.t), 0);
+	assert_int_equal(iommudirty_sim_fail_call(h.sim, 2, -EIO), 0);
+	assert_int_equal(iommudirty_tracker_unmap(h.t, 0, 64 * PG), -EIO);
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 0, 1, NULL), -EFAULT);
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 32 * PG, 1, NULL), 0);
+
+	/* The VMM reuses the freed IOVA for memory of its own. */
+	struct uapi_vfio_dma_map mp = { .argsz = sizeof(mp), .flags = UAPI_VFIO_DMA_MAP_FLAG_WRITE,
+					.vaddr = (uintptr_t)h.mem + 16 * PG, .iova = 0,
+					.size = 8 * PG };
+	assert_int_equal(iommudirty_sim_ioctl(h.sim, cfd, VFIO_IOMMU_MAP_DMA, &mp), 0);
+
+	/* The tracker reads only its second run, dirty as type1 reports. */
+	assert_int_equal(iommudirty_tracker_read(h.t, 0, 64 * PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 0xffffull << 32);
+	assert_int_equal(iommudirty_tracker_unmap(h.t, 0, 64 * PG), 0);
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 32 * PG, 1, NULL), -EFAULT);
+	/* The VMM's mapping is intact: its device still reaches it. */
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 0, 1, NULL), 0);
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 7 * PG, 1, NULL), 0);
+	assert_int_equal(iommudirty_tracker_unmap(h.t, 0, 64 * PG), -ENOENT);
+	iommudirty_tracker_free(h.t);
+	h.t = NULL;
+	/* And after free too: the library leaves the VMM's mappings alone. */
+	assert_int_equal(iommudirty_sim_dma_write(h.sim, h.dev, 0, 1, NULL), 0);
+	assert_int_equal(iommudirty_sim_close(h.sim, dfd), 0);
+	assert_int_equal(iommudirty_sim_close(h.sim, gfd), 0);
+	assert_int_equal(iommudirty_sim_close(h.sim, cfd), 0);
+	host_fini(&h);
+}
+
+/* Defect 5 of issue 12: the sim took mappings no kernel could pin (2^63
+ * bytes), and an atomic unmap beside one ran for hours. Memory past the
+ * user address space now faults as on the kernel, on both backends. */
+static void test_unpinnable_mappings_fault(void **state)
+{
+	static const unsigned int backends[] = { IOMMUDIRTY_BACKEND_IOMMUFD,
+						  IOMMUDIRTY_BACKEND_TYPE1 };
+
+	(void)state;
+	for (size_t b = 0; b < 2; b++) {
+		const uint64_t end = 0x00007ffffffff000ull; /* x86-64 TASK_SIZE */
+		void *low = (void *)(uintptr_t)(1ull << 30);
+		void *top = (void *)(uintptr_t)(end - TiB);
+		struct host h;
+
+		host_init(&h, 0, 0, 0);
+		assert_int_equal(host_tracker(&h, backends[b]), 0);
+		assert_int_equal(iommudirty_tracker_map(h.t, low, 1ull << 62, 0,
+							IOMMUDIRTY_MAP_WRITE), -EFAULT);
+		/* One page past the last user page. */
+		assert_int_equal(iommudirty_tracker_map(h.t, top, TiB + PG, 0,
+							IOMMUDIRTY_MAP_WRITE), -EFAULT);
+		/* Up to it: fine. */
+		assert_int_equal(iommudirty_tracker_map(h.t, top, TiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+		assert_int_equal(iommudirty_tracker_unmap(h.t, 0, TiB), 0);
+		host_fini(&h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +504,8 @@ int main(void)
 		cmocka_unit_test(test_auto_without_iommufd_or_cdev),
 		cmocka_unit_test(test_no_backend_can_track),
 		cmocka_unit_test(test_adopt_container),
+		cmocka_unit_test(test_type1_unmap_retry_spares_the_vmm),
+		cmocka_unit_test(test_unpinnable_mappings_fault),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
