@@ -82,11 +82,17 @@ test)
 	configure_build "$top/build/gcc" -DCMAKE_C_COMPILER=gcc
 	run_ctest "unit + examples (gcc, -Werror)" "$top/build/gcc"
 	configure_build "$top/build/clang" -DCMAKE_C_COMPILER=clang
-	run_ctest "unit + examples (clang, -Werror)" "$top/build/clang"
+	# The man page check reads sources only: once (gcc) is enough.
+	run_ctest "unit + examples (clang, -Werror)" "$top/build/clang" -LE doc
 	configure_build "$top/build/asan" -DCMAKE_C_COMPILER=gcc -DIOMMUDIRTY_SANITIZE=ON \
 		-DCMAKE_BUILD_TYPE=Debug -DIOMMUDIRTY_BENCH=OFF
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		run_ctest "unit + examples (ASan + UBSan)" "$top/build/asan"
+		run_ctest "unit + examples (ASan + UBSan)" "$top/build/asan" -LE doc
+	# -- without libnl: devlink answers NO_LIBNL, nothing else changes.
+	cmake -S "$top" -B "$top/build/nolibnl" -DIOMMUDIRTY_WERROR=ON -DIOMMUDIRTY_LIBNL=OFF \
+		-DIOMMUDIRTY_BENCH=OFF -DIOMMUDIRTY_EXAMPLES=OFF >/dev/null
+	cmake --build "$top/build/nolibnl" -j"$jobs" --target test_devlink test_abi >/dev/null
+	run_ctest "devlink without libnl" "$top/build/nolibnl" -R '^unit\.(devlink|abi)$'
 	# -- ThreadSanitizer over the tests where threads race: readers,
 	#    device writers, and the atomic unmap.
 	#    Only those binaries: clang puts no TSan runtime in a shared
@@ -95,10 +101,11 @@ test)
 		-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-fsanitize=thread -O1" \
 		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DIOMMUDIRTY_BENCH=OFF \
 		-DIOMMUDIRTY_EXAMPLES=OFF >/dev/null
-	cmake --build "$top/build/tsan" -j"$jobs" --target test_tracker test_atomic test_sim test_hardening >/dev/null
+	cmake --build "$top/build/tsan" -j"$jobs" --target test_tracker test_atomic test_sim \
+		test_hardening test_pause_points >/dev/null
 	TSAN_OPTIONS=halt_on_error=1 \
 		run_ctest "threaded unit tests (ThreadSanitizer)" "$top/build/tsan" \
-		-R '^unit\.(tracker|atomic|sim|hardening)$'
+		-R '^unit\.(tracker|atomic|sim|hardening|pause_points)$'
 	# -- fuzzing: each vendor decoder and the public API (fuzz/fuzz_api.c)
 	#    under libFuzzer (clang, ASan+UBSan), IOMMUDIRTY_FUZZ_SECONDS each
 	#    (default 20), in parallel.

@@ -7,7 +7,11 @@
  */
 #include <stdlib.h>
 
+#include "testpoint.h"
 #include "tracker.h"
+
+_Atomic(testpoint_fn) iommudirty_testpoint;
+void *_Atomic iommudirty_testpoint_user;
 
 /* ------------------------------------------------------------------------ */
 /* Pending bits: dirty pages harvested by a widened clearing read outside
@@ -153,6 +157,7 @@ void pending_report(struct iommudirty_tracker *t, uint64_t iova, uint64_t end,
 {
 	bool any;
 
+	testpoint(TP_PENDING_REPORT);
 	pthread_mutex_lock(&t->pending_lock);
 	any = extents_mark(t->pending, t->npending, iova, end, page_size, bitmap);
 	/* Under the same lock: a bit added after the report is not dropped. */
@@ -261,6 +266,7 @@ int read_bounce(const struct read_req *r, uint64_t ws, uint64_t we, uint64_t fps
 	ret = GROW(r->t, pending, r->t->npending + 1);
 	if (!ret) {
 		ret = r->t->be->kread(r, ws, we, fps, scratch);
+		testpoint(TP_BOUNCE_RECORD);
 		/* Even after an error: what was read (and maybe cleared)
 		 * counts. */
 		iommudirty_bitmap_for_each_run(scratch, nbits, bounce_run, &b);
