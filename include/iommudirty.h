@@ -759,9 +759,12 @@ IOMMUDIRTY_API int iommudirty_tracker_alloc_hwpt(struct iommudirty_tracker *t,
  * If the tracker is started and the flag is not given, tracking is enabled
  * on it now. The library never destroys it. An id the kernel does not know
  * is found out at the latest by the next start, which fails with -ENOENT
- * once and forgets it.
+ * once and forgets it; with IOMMUDIRTY_HWPT_TRACKING_ON (which no start
+ * touches) at once, by a dirty read of one page that clears nothing.
  * Return: 0; -EINVAL (NULL, id 0, unknown flags), -EEXIST (already known),
- * -EOPNOTSUPP (a type1 tracker), -ENOMEM, or SET_DIRTY_TRACKING's error. Thread-safe. Since: 0.1
+ * -EOPNOTSUPP (a type1 tracker), -ENOMEM, SET_DIRTY_TRACKING's error, or
+ * with TRACKING_ON the read's (-ENOENT: no such HWPT). Thread-safe.
+ * Since: 0.1
  */
 IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
 						 uint32_t hwpt_id,

@@ -545,6 +545,18 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
 		goto out;
 	h.tracking = flags & IOMMUDIRTY_HWPT_TRACKING_ON;
 	h.found_on = h.tracking;
+	if (h.tracking) {
+		/* No start will touch it (it is on already), so a bad id would
+		 * only surface as reads failing for good: ask the kernel now,
+		 * with a read that clears nothing. */
+		uint64_t pg = t->iova_alignment > 4096 ? t->iova_alignment : 4096, bits = 0;
+
+		ret = iommufd_hwpt_get_dirty(t->ctx, hwpt_id, 0, pg, pg, &bits, true);
+		if (ret) {
+			log_err(t->ctx, "adopted HWPT %u: %s", hwpt_id, strerror(-ret));
+			goto out;
+		}
+	}
 	if (t->started && !h.tracking) {
 		ret = iommufd_hwpt_set_dirty(t->ctx, hwpt_id, true);
 		if (ret) {

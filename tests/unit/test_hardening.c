@@ -223,6 +223,19 @@ static void test_adopted_objects_as_found(void **state)
 	assert_int_equal(iommudirty_tracker_start(f.t), -ENOENT);
 	assert_int_equal(iommudirty_tracker_start(f.t), 0);
 	assert_int_equal(iommudirty_tracker_hwpt_ids(f.t, NULL, 0), 0);
+	/* Said to be on already: no start would look, so refused at once,
+	 * started or not, and reads still work afterwards. */
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(f.t, 999, IOMMUDIRTY_HWPT_TRACKING_ON),
+			 -ENOENT);
+	assert_int_equal(iommudirty_tracker_hwpt_ids(f.t, NULL, 0), 0);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 2 * MiB, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, 2 * MiB, 64 * KiB, PG, bm, sizeof(bm), 0), 0);
+	assert_int_equal(iommudirty_tracker_unmap(f.t, 2 * MiB, 64 * KiB), 0);
+	assert_int_equal(iommudirty_tracker_stop(f.t), 0);
+	assert_int_equal(iommudirty_tracker_adopt_hwpt(f.t, 999, IOMMUDIRTY_HWPT_TRACKING_ON),
+			 -ENOENT);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
 	assert_int_equal(iommudirty_tracker_stop(f.t), 0);
 	/* The VMM's own HWPT, tracking already, with its device on it. */
 	ha.dev_id = iommudirty_device_id(f.dev[0]);
@@ -232,7 +245,6 @@ static void test_adopted_objects_as_found(void **state)
 	assert_int_equal(raw(&f, IOMMU_HWPT_SET_DIRTY_TRACKING, &on), 0);
 	assert_int_equal(iommudirty_tracker_adopt_hwpt(f.t, ha.out_hwpt_id,
 						       IOMMUDIRTY_HWPT_TRACKING_ON), 0);
-	mem = fx_mem(&f, MiB, PG);
 	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, MiB, IOMMUDIRTY_MAP_WRITE), 0);
 	assert_int_equal(iommudirty_tracker_start(f.t), 0);
 	iommudirty_tracker_free(f.t);
