@@ -7,9 +7,16 @@
  * group, VFIO cdev, /dev/iommu; through the cdev bound to an iommufd, VFIO
  * migration and device DMA logging support and the IOMMU's dirty-tracking
  * report (the library's iommudirty_device_caps()); then the type1
- * container as the fallback. Every kernel call the tool makes itself goes
- * through the sys_* wrappers below, which refuse anything but a character
- * device, so fixture trees (plain files, no nodes) are probed safely.
+ * container as the fallback; and devlink's `migratable` port function of
+ * the device's VF port (the library's iommudirty_devlink_migratable()),
+ * which --set-migratable turns on or off. Every kernel call the tool makes
+ * itself goes through the sys_* wrappers below, which refuse anything but a
+ * character device, so fixture trees (plain files, no nodes) are probed
+ * safely.
+ *
+ * Built with PROBE_SIM_SEAM (the test binary iommudirty-probe-sim, never
+ * installed), the devlink questions go to a simulated kernel declared on
+ * the command line (--sim-port): the only seam, see sim_setup().
  */
 #include <dirent.h>
 #include <errno.h>
@@ -137,6 +144,11 @@ struct report {
 	int type1_err;
 	uint64_t type1_pgsize;
 	bool perm_denied;
+	/* devlink `migratable` */
+	bool dl_asked;
+	bool dl_port_given;     /* --devlink-port, not the sysfs VF lookup */
+	int dl_err;             /* the library could not ask: -errno; else 0 */
+	struct iommudirty_migratable dl;
 	enum verdict verdict;
 	char notes[MAX_NOTES][200];
 	int nnotes;
@@ -148,6 +160,13 @@ static int nreports;
 static const char *sysfs_root = "/sys";
 static const char *dev_root = "/dev";
 static bool json;
+
+/* devlink: --device, --devlink-port, and the context that asks. */
+static const char *only_device;
+static bool have_port;
+static struct iommudirty_devlink_port dl_port = { .sz = sizeof(dl_port) };
+static struct iommudirty_ctx *dl_ctx;
+static int dl_ctx_err = -ENODEV;
 
 __attribute__((format(printf, 2, 3)))
 static void note(struct report *r, const char *fmt, ...)
@@ -203,6 +222,8 @@ static int scan_sysfs(void)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/driver", dir, e->d_name);
 		if (sys_readlink_base(path, drv, sizeof(drv)) || !is_vfio_driver(drv))
+			continue;
+		if (only_device && strcmp(e->d_name, only_device))
 			continue;
 		r = &reports[nreports];
 		memset(r, 0, sizeof(*r));
@@ -461,6 +482,245 @@ out:
 	sys_close(container);
 }
 
+/* ---- devlink: the VF's `migratable` port function ------------------------ */
+
+/* The library's own warnings would repeat what the devlink line says. */
+static void dl_log_quiet(enum iommudirty_log_level level, const char *msg, void *user)
+{
+	(void)level;
+	(void)msg;
+	(void)user;
+}
+
+#ifdef PROBE_SIM_SEAM
+/*
+ * The test seam: --sim-port declares a devlink port on a simulated kernel
+ * of SIM_DEVICES devices (device i is PCI 0000:00:<i+1>.0), --sim-no-devlink
+ * a kernel without the devlink family; dl_ctx is then a context on that sim.
+ * Everything else (sysfs tree, /dev nodes) is still read from
+ * --sysfs-root/--dev-root, so a test mirrors the sim's VFs in its tree.
+ */
+#define SIM_DEVICES 16
+#define SIM_MAX_PORTS 16
+static struct iommudirty_sim_devlink_port_opts sim_ports[SIM_MAX_PORTS];
+static int nsim_ports;
+static bool sim_no_devlink;
+static struct iommudirty_sim *sim;
+
+/* "pf=N,vf=N,index=N,flavour=vf|pf|physical,vfnum=N[,op][,on][,noport][,legacy]" */
+static bool sim_parse_port(const char *arg)
+{
+	struct iommudirty_sim_devlink_port_opts *o;
+	char buf[256], *tok, *save = NULL;
+
+	if (nsim_ports >= SIM_MAX_PORTS || strlen(arg) >= sizeof(buf))
+		return false;
+	o = &sim_ports[nsim_ports];
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	o->vf = -1;
+	o->flavour = IOMMUDIRTY_SIM_DEVLINK_PCI_VF;
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		long v = eq ? strtol(eq + 1, NULL, 10) : 0;
+
+		if (!strcmp(tok, "op"))
+			o->flags |= IOMMUDIRTY_SIM_DEVLINK_MIGRATABLE_OP;
+		else if (!strcmp(tok, "on"))
+			o->flags |= IOMMUDIRTY_SIM_DEVLINK_MIGRATABLE;
+		else if (!strcmp(tok, "noport"))
+			o->flags |= IOMMUDIRTY_SIM_DEVLINK_NO_PORT;
+		else if (!strcmp(tok, "legacy"))
+			o->flags |= IOMMUDIRTY_SIM_DEVLINK_LEGACY;
+		else if (!strncmp(tok, "pf=", 3))
+			o->pf = (int)v;
+		else if (!strncmp(tok, "vf=", 3))
+			o->vf = (int)v;
+		else if (!strncmp(tok, "index=", 6))
+			o->index = (uint32_t)v;
+		else if (!strncmp(tok, "vfnum=", 6))
+			o->vf_number = (uint32_t)v;
+		else if (!strcmp(tok, "flavour=vf"))
+			o->flavour = IOMMUDIRTY_SIM_DEVLINK_PCI_VF;
+		else if (!strcmp(tok, "flavour=pf"))
+			o->flavour = IOMMUDIRTY_SIM_DEVLINK_PCI_PF;
+		else if (!strcmp(tok, "flavour=physical"))
+			o->flavour = IOMMUDIRTY_SIM_DEVLINK_PHYSICAL;
+		else
+			return false;
+	}
+	nsim_ports++;
+	return true;
+}
+
+/* The sim, its devices and ports: 0, or -errno. */
+static int sim_setup(void)
+{
+	IOMMUDIRTY_OPTS(iommudirty_sim_opts, so,
+			.flags = sim_no_devlink ? IOMMUDIRTY_SIM_NO_DEVLINK : 0);
+	IOMMUDIRTY_OPTS(iommudirty_sim_iommu_opts, io);
+	int iommu, ret;
+
+	sim = iommudirty_sim_new(&so);
+	if (!sim)
+		return -errno;
+	iommu = iommudirty_sim_add_iommu(sim, &io);
+	if (iommu < 0)
+		return iommu;
+	for (int i = 0; i < SIM_DEVICES; i++)
+		if ((ret = iommudirty_sim_add_device(sim, iommu)) < 0)
+			return ret;
+	for (int i = 0; i < nsim_ports; i++)
+		if ((ret = iommudirty_sim_add_devlink_port(sim, &sim_ports[i])))
+			return ret;
+	return 0;
+}
+#endif /* PROBE_SIM_SEAM */
+
+/* The context devlink questions go through. It needs no iommufd: open ""
+ * fails with ENOENT, which IOMMUFD_OPTIONAL accepts, so an unprivileged
+ * user (devlink's GET needs no privilege) still gets one. */
+static void open_dl_ctx(void)
+{
+	IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o, .flags = IOMMUDIRTY_CTX_IOMMUFD_OPTIONAL,
+			.path = "", .log_fn = dl_log_quiet);
+
+#ifdef PROBE_SIM_SEAM
+	if (sim || nsim_ports || sim_no_devlink) {
+		int ret = sim ? 0 : sim_setup();
+
+		if (ret) {
+			dl_ctx_err = ret;
+			return;
+		}
+		o.sim = sim;
+		o.path = NULL;
+	}
+#endif
+	dl_ctx = iommudirty_ctx_new(&o);
+	dl_ctx_err = dl_ctx ? 0 : -errno;
+}
+
+static void close_dl_ctx(void)
+{
+	iommudirty_ctx_free(dl_ctx);
+	dl_ctx = NULL;
+#ifdef PROBE_SIM_SEAM
+	iommudirty_sim_free(sim);
+	sim = NULL;
+#endif
+}
+
+/* Does the tree at --sysfs-root show bdf as a VF (a physfn link)? */
+static bool tree_has_physfn(const char *bdf)
+{
+	char path[PATH_MAX + 300], pf[64];
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/physfn", sysfs_root, bdf);
+	return !sys_readlink_base(path, pf, sizeof(pf));
+}
+
+/* Ask devlink about r's VF port (or the --devlink-port one). */
+static void probe_devlink(struct report *r, const struct iommudirty_devlink_port *port)
+{
+	int ret;
+
+	memset(&r->dl, 0, sizeof(r->dl));
+	r->dl.sz = sizeof(r->dl);
+	r->dl.state = -1;
+	r->dl_asked = true;
+	r->dl_port_given = port != NULL;
+	r->dl_err = 0;
+	/* The library looks a VF up in /sys; a tree elsewhere (--sysfs-root)
+	 * is read here: no physfn there, no VF, whatever /sys says. */
+	if (!port && strcmp(sysfs_root, "/sys") && !tree_has_physfn(r->bdf)) {
+		r->dl.reason = IOMMUDIRTY_REASON_DEVLINK_NOT_A_VF;
+		return;
+	}
+	if (!dl_ctx) {
+		r->dl_err = dl_ctx_err;
+		return;
+	}
+	ret = iommudirty_devlink_migratable(dl_ctx, port ? NULL : r->bdf, port, &r->dl);
+	if (ret)
+		r->dl_err = ret;
+}
+
+static void port_str(const struct iommudirty_devlink_port *p, bool with_index,
+		     char *buf, size_t len)
+{
+	if (with_index)
+		snprintf(buf, len, "%s/%s/%u", p->bus, p->dev, p->index);
+	else
+		snprintf(buf, len, "%s/%s", p->bus, p->dev);
+}
+
+/* Where the answer is about: the port ("pci/0000:03:00.0/1"), the PF's
+ * devlink instance when no port was found ("pci/0000:03:00.0"), or "". */
+static void dl_where(const struct report *r, char *buf, size_t len)
+{
+	const struct iommudirty_migratable *m = &r->dl;
+	bool port_known = r->dl_port_given ||
+			  m->reason == IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_ON ||
+			  m->reason == IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_OFF ||
+			  m->reason == IOMMUDIRTY_REASON_DEVLINK_NO_MIGRATABLE_OP;
+
+	buf[0] = 0;
+	if (m->port.dev[0])
+		port_str(&m->port, port_known, buf, len);
+}
+
+/* The reason's text without iommudirty_reason_str()'s "devlink: ". */
+static const char *dl_reason_text(uint32_t reason)
+{
+	const char *t = iommudirty_reason_str(reason);
+
+	return strncmp(t, "devlink: ", 9) ? t : t + 9;
+}
+
+/* The devlink line (without "devlink: " and newline). */
+static void devlink_text(const struct report *r, char *buf, size_t len)
+{
+	const struct iommudirty_migratable *m = &r->dl;
+	char where[160];
+	size_t n = 0;
+
+#define ADD(...) (n += (size_t)snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__))
+	buf[0] = 0;
+	if (r->dl_err) {
+		ADD("cannot ask: %s", strerror(-r->dl_err));
+		return;
+	}
+	dl_where(r, where, sizeof(where));
+	switch (m->reason) {
+	case IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_ON:
+		ADD("migratable on (%s)", where);
+		break;
+	case IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_OFF:
+		ADD("migratable off (%s); enable with: %s", where, m->hint);
+		break;
+	case IOMMUDIRTY_REASON_DEVLINK_NO_LIBNL:
+		ADD("not built with libnl");
+		break;
+	case IOMMUDIRTY_REASON_DEVLINK_NOT_A_VF:
+		if (r->dl_port_given)
+			ADD("%s is not a VF port (migratable does not apply)", where);
+		else
+			ADD("not a VF (migratable does not apply)");
+		break;
+	default:
+		ADD("%s", dl_reason_text(m->reason));
+		if (where[0])
+			ADD(" (%s)", where);
+		ADD(" [%u]", m->reason);
+		break;
+	}
+	if (m->message[0])
+		ADD("; the kernel says: %s", m->message);
+#undef ADD
+}
+
 /* ---- verdict -------------------------------------------------------------- */
 
 static void decide(struct report *r)
@@ -518,6 +778,11 @@ static void verdict_text(const struct report *r, char *buf, size_t len)
 		ADD("; but the device itself has no VFIO migration support");
 	else if (r->verdict != V_NO && r->mig < 0)
 		ADD("; the device's VFIO migration support is unknown");
+	/* An mlx5 VF shows no VFIO migration until its port function allows
+	 * it, and the driver reads that at bind. */
+	if (r->dl_asked && !r->dl_err && r->dl.state == 0 && r->mig != 1)
+		ADD("%sdevlink migratable is off: enable devlink migratable, then rebind",
+		    n >= 2 && n < len && !strcmp(buf + n - 2, ": ") ? "" : "; ");
 #undef ADD
 }
 
@@ -567,6 +832,29 @@ static void print_caps_json(const struct iommudirty_caps *c, uint32_t hw_type)
 	printf("]}");
 }
 
+/* {"migratable": true|false|null, "code": reason, "text": its text,
+ *  "line": the human line, "port", "hint", "message": string or null} */
+static void print_devlink_json(const struct report *r)
+{
+	char line[1024], where[160];
+
+	devlink_text(r, line, sizeof(line));
+	dl_where(r, where, sizeof(where));
+	printf("{\"migratable\": ");
+	json_tri(r->dl_err ? -1 : r->dl.state);
+	printf(", \"code\": %u, \"text\": ", r->dl_err ? 0 : r->dl.reason);
+	json_str(r->dl_err ? "" : iommudirty_reason_str(r->dl.reason));
+	printf(", \"line\": ");
+	json_str(line);
+	printf(", \"port\": ");
+	where[0] && !r->dl_err ? json_str(where) : (void)fputs("null", stdout);
+	printf(", \"hint\": ");
+	r->dl.hint[0] ? json_str(r->dl.hint) : (void)fputs("null", stdout);
+	printf(", \"message\": ");
+	r->dl.message[0] ? json_str(r->dl.message) : (void)fputs("null", stdout);
+	putchar('}');
+}
+
 static void print_json_report(const struct report *r, bool pci)
 {
 	char v[2048];
@@ -602,6 +890,10 @@ static void print_json_report(const struct report *r, bool pci)
 		printf(", \"dirty_tracking\": ");
 		json_tri(r->type1_dirty);
 		printf(", \"pgsize_bitmap\": %llu}", (unsigned long long)r->type1_pgsize);
+	}
+	if (r->dl_asked) {
+		printf(", \"devlink\": ");
+		print_devlink_json(r);
 	}
 	printf(", \"notes\": [");
 	for (int i = 0; i < r->nnotes; i++) {
@@ -672,6 +964,12 @@ static void print_human_report(const struct report *r, bool pci)
 			       yes_no(r->type1v2), yes_no(r->viable), yes_no(r->type1_dirty));
 		putchar('\n');
 	}
+	if (r->dl_asked) {
+		char line[1024];
+
+		devlink_text(r, line, sizeof(line));
+		printf("  devlink: %s\n", line);
+	}
 	for (int i = 0; i < r->nnotes; i++)
 		printf("  note: %s\n", r->notes[i]);
 	printf("  verdict: %s\n", v);
@@ -711,6 +1009,12 @@ static int run_adopted(int iommufd, uint32_t dev_id)
 	r->have_caps = !iommudirty_device_caps(dev, &r->caps);
 	iommudirty_device_free(dev);
 	iommudirty_ctx_free(ctx);
+	/* No PCI address here: devlink only for an explicit port. */
+	if (have_port) {
+		open_dl_ctx();
+		probe_devlink(r, &dl_port);
+		close_dl_ctx();
+	}
 	/* Only the IOMMU is known here: no cdev, no type1. */
 	r->verdict = r->have_caps && r->caps.dirty == 1 ? V_PRECISE : V_NO;
 	if (json) {
@@ -736,16 +1040,25 @@ static int run_pci(void)
 			sysfs_root, strerror(-ret));
 		return EXIT_USAGE;
 	}
+	if (have_port && nreports > 1) {
+		fprintf(stderr, "iommudirty-probe: --devlink-port is one device's port, and %d "
+			"devices are bound to VFIO drivers: name it with --device BDF\n", nreports);
+		return EXIT_USAGE;
+	}
+	if (nreports)
+		open_dl_ctx();
 	for (int i = 0; i < nreports; i++) {
 		struct report *r = &reports[i];
 
 		find_nodes(r);
 		probe_iommufd(r);
 		probe_type1(r);
+		probe_devlink(r, have_port ? &dl_port : NULL);
 		decide(r);
 		nprecise += can_migrate_precise(r);
 		perm |= r->perm_denied;
 	}
+	close_dl_ctx();
 	if (!nreports)
 		status = EXIT_NO_DEVICES;
 	else if (nprecise)
@@ -772,7 +1085,10 @@ static int run_pci(void)
 	} else {
 		for (int i = 0; i < nreports; i++)
 			print_human_report(&reports[i], true);
-		if (!nreports)
+		if (!nreports && only_device)
+			printf("%s is not bound to vfio-pci or a vfio-pci variant driver "
+			       "(under %s/bus/pci/devices)\n", only_device, sysfs_root);
+		else if (!nreports)
 			printf("no PCI device is bound to vfio-pci or a vfio-pci variant driver "
 			       "(under %s/bus/pci/devices)\n", sysfs_root);
 		if (perm)
@@ -782,36 +1098,112 @@ static int run_pci(void)
 	return status;
 }
 
+/* --set-migratable: set, then say what devlink says now. Exit 0 done, 1
+ * refused or failed, 3 permission denied. */
+static int run_set(int enable)
+{
+	struct report *r = &reports[0];
+	const char *what = enable ? "on" : "off";
+	char line[1024], where[160], err[200] = "";
+	int ret, status;
+
+	memset(r, 0, sizeof(*r));
+	nreports = 1;
+	if (only_device)
+		set_name(r->bdf, sizeof(r->bdf), only_device);
+	r->dl.sz = sizeof(r->dl);
+	r->dl.state = -1;
+	r->dl_asked = true;
+	r->dl_port_given = have_port;
+	open_dl_ctx();
+	if (!dl_ctx)
+		ret = r->dl_err = dl_ctx_err;
+	else
+		ret = iommudirty_devlink_set_migratable(dl_ctx, have_port ? NULL : only_device,
+							have_port ? &dl_port : NULL, enable,
+							&r->dl);
+	close_dl_ctx();
+	status = !ret ? 0 : ret == -EPERM || ret == -EACCES ? EXIT_USAGE : EXIT_NONE_CAN;
+	devlink_text(r, line, sizeof(line));
+	dl_where(r, where, sizeof(where));
+	if (ret)
+		snprintf(err, sizeof(err), "%s (errno %d)", strerror(-ret), -ret);
+	if (json) {
+		printf("{\n  \"tool\": \"iommudirty-probe\", \"library\": ");
+		json_str(iommudirty_version());
+		printf(", \"mode\": \"set-migratable\", \"request\": \"%s\",\n  \"device\": ", what);
+		only_device ? json_str(only_device) : (void)fputs("null", stdout);
+		printf(", \"ok\": %s, \"errno\": %d, \"error\": ", ret ? "false" : "true", -ret);
+		ret ? json_str(strerror(-ret)) : (void)fputs("null", stdout);
+		printf(",\n  \"devlink\": ");
+		print_devlink_json(r);
+		printf(",\n  \"exit\": %d\n}\n", status);
+		return status;
+	}
+	if (ret)
+		printf("devlink: set migratable %s%s%s%s: failed: %s\n", what,
+		       where[0] ? " (" : "", where, where[0] ? ")" : "", err);
+	else
+		printf("devlink: set migratable %s (%s): done\n", what, where);
+	printf("devlink: %s\n", line);
+	return status;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: iommudirty-probe [--json] [--sysfs-root DIR] [--dev-root DIR]\n"
-"       iommudirty-probe [--json] --iommufd-fd N --dev-id ID\n"
+"                        [--device BDF] [--devlink-port BUS/DEV/INDEX]\n"
+"       iommudirty-probe [--json] --iommufd-fd N --dev-id ID [--devlink-port P]\n"
+"       iommudirty-probe [--json] --set-migratable on|off\n"
+"                        (--device BDF | --devlink-port BUS/DEV/INDEX)\n"
 "\n"
 "Tell whether the VFIO devices of this host can be live-migrated, and with\n"
 "which dirty-page tracking. For every PCI device bound to vfio-pci or a\n"
 "variant driver (mlx5_vfio_pci, pds_vfio_pci, hisi_acc_vfio_pci, ...) it\n"
 "reports the IOMMU group, the VFIO cdev, /dev/iommu, VFIO migration and\n"
 "device DMA-logging support, the IOMMU's dirty tracking with every reason\n"
-"when it cannot, and the legacy type1 container, then one verdict:\n"
+"when it cannot, the legacy type1 container, devlink's `migratable` port\n"
+"function of a VF (mlx5 VFs have no VFIO migration until it is on when\n"
+"they are bound), then one verdict:\n"
 "  live migration with precise IOMMU dirty tracking\n"
 "  only via type1: every mapped page always reported dirty\n"
 "  no: <reasons>\n"
+"The devlink line, e.g.:\n"
+"  devlink: migratable off (pci/0000:03:00.0/1); enable with: devlink port\n"
+"           function set pci/0000:03:00.0/1 migratable enable\n"
+"  devlink: migratable on (pci/0000:03:00.0/1)\n"
+"  devlink: not a VF (migratable does not apply)\n"
+"  devlink: not built with libnl\n"
+"  devlink: <why it cannot tell> [reason code]\n"
 "Probing binds each device to a fresh iommufd and attaches its group to a\n"
 "type1 container for a moment; a device in use by a VMM shows as busy.\n"
 "\n"
 "  --json            machine-readable output\n"
-"  --sysfs-root DIR  sysfs mount (default /sys)\n"
+"  --sysfs-root DIR  sysfs mount (default /sys; devlink's VF lookup reads\n"
+"                    /sys: a device without physfn under DIR is no VF)\n"
 "  --dev-root DIR    device node directory (default /dev)\n"
+"  --device BDF      only this device (DDDD:BB:DD.F)\n"
+"  --devlink-port BUS/DEV/INDEX\n"
+"                    the device's devlink port as devlink(8) names it, e.g.\n"
+"                    pci/0000:03:00.0/1, instead of the VF lookup through\n"
+"                    sysfs physfn (one device: with several, add --device)\n"
+"  --set-migratable on|off\n"
+"                    set the port function `migratable` of --devlink-port or\n"
+"                    of the VF --device (bound to any driver or none: mlx5\n"
+"                    reads it when the VF is bound), then show it; on refusal\n"
+"                    the kernel's message and errno. Needs CAP_NET_ADMIN\n"
 "  --iommufd-fd N    probe a device already bound to iommufd N (an inherited\n"
 "  --dev-id ID       fd), e.g. the kernel's selftest mock devices: only the\n"
-"                    IOMMU's dirty tracking is reported\n"
+"                    IOMMU's dirty tracking is reported (and devlink with\n"
+"                    --devlink-port)\n"
 "  --help            this text\n"
 "\n"
 "Exit status:\n"
 "  0  at least one device can migrate with precise dirty tracking (with\n"
-"     --iommufd-fd: the device's IOMMU can track dirty pages)\n"
-"  1  devices found, none can\n"
+"     --iommufd-fd: the device's IOMMU can track dirty pages; with\n"
+"     --set-migratable: done)\n"
+"  1  devices found, none can (--set-migratable: refused or failed)\n"
 "  2  no device bound to a vfio-pci driver\n"
 "  3  usage error, unreadable sysfs, permission denied (and no device\n"
 "     could be shown to migrate), or the --iommufd-fd device not found\n");
@@ -830,6 +1222,52 @@ static bool parse_u32(const char *s, uint32_t *out)
 	return true;
 }
 
+/* devlink(8)'s handle characters, as the library accepts them. */
+static bool handle_part_ok(const char *s, size_t n, size_t max)
+{
+	if (!n || n >= max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("_.:-", s[i])))
+			return false;
+	return true;
+}
+
+/* "bus/dev/index", e.g. "pci/0000:03:00.0/1"; index decimal. */
+static bool parse_devlink_port(const char *s, struct iommudirty_devlink_port *p)
+{
+	const char *a = strchr(s, '/'), *b = strrchr(s, '/');
+	unsigned long long v = 0;
+
+	if (!a || a == b || !handle_part_ok(s, (size_t)(a - s), sizeof(p->bus)) ||
+	    !handle_part_ok(a + 1, (size_t)(b - a - 1), sizeof(p->dev)) || !b[1])
+		return false;
+	for (const char *c = b + 1; *c; c++) {
+		if (*c < '0' || *c > '9' || (v = v * 10 + (unsigned)(*c - '0')) > UINT32_MAX)
+			return false;
+	}
+	memset(p, 0, sizeof(*p));
+	p->sz = sizeof(*p);
+	memcpy(p->bus, s, (size_t)(a - s));
+	memcpy(p->dev, a + 1, (size_t)(b - a - 1));
+	p->index = (uint32_t)v;
+	return true;
+}
+
+/* "DDDD:BB:DD.F" (a domain of 4 to 8 hex digits), as sysfs names it. */
+static bool bdf_ok(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdefABCDEF");
+
+	if (n < 4 || n > 8 || s[n] != ':')
+		return false;
+	s += n + 1;
+	return strspn(s, "0123456789abcdefABCDEF") == 2 && s[2] == ':' &&
+	       strspn(s + 3, "0123456789abcdefABCDEF") == 2 && s[5] == '.' &&
+	       s[6] >= '0' && s[6] <= '7' && !s[7];
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -838,12 +1276,19 @@ int main(int argc, char **argv)
 		{ "dev-root", required_argument, NULL, 'd' },
 		{ "iommufd-fd", required_argument, NULL, 'f' },
 		{ "dev-id", required_argument, NULL, 'i' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "devlink-port", required_argument, NULL, 'p' },
+		{ "set-migratable", required_argument, NULL, 'm' },
+#ifdef PROBE_SIM_SEAM
+		{ "sim-port", required_argument, NULL, 'S' },
+		{ "sim-no-devlink", no_argument, NULL, 'N' },
+#endif
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint32_t fd = 0, dev_id = 0;
 	bool have_fd = false, have_id = false;
-	int c;
+	int c, set = -1;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -870,6 +1315,44 @@ int main(int argc, char **argv)
 			}
 			have_id = true;
 			break;
+		case 'D':
+			if (!bdf_ok(optarg)) {
+				fprintf(stderr, "iommudirty-probe: bad --device %s: want a PCI "
+					"address DDDD:BB:DD.F, e.g. 0000:03:00.2\n", optarg);
+				return EXIT_USAGE;
+			}
+			only_device = optarg;
+			break;
+		case 'p':
+			if (!parse_devlink_port(optarg, &dl_port)) {
+				fprintf(stderr, "iommudirty-probe: bad --devlink-port %s: want "
+					"BUS/DEV/INDEX, e.g. pci/0000:03:00.0/1\n", optarg);
+				return EXIT_USAGE;
+			}
+			have_port = true;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "on") || !strcmp(optarg, "enable")) {
+				set = 1;
+			} else if (!strcmp(optarg, "off") || !strcmp(optarg, "disable")) {
+				set = 0;
+			} else {
+				fprintf(stderr, "iommudirty-probe: bad --set-migratable %s: "
+					"want on or off\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+#ifdef PROBE_SIM_SEAM
+		case 'S':
+			if (!sim_parse_port(optarg)) {
+				fprintf(stderr, "iommudirty-probe: bad --sim-port %s\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'N':
+			sim_no_devlink = true;
+			break;
+#endif
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -884,6 +1367,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (set >= 0 && (have_fd || (!only_device && !have_port))) {
+		fprintf(stderr, "iommudirty-probe: --set-migratable needs --device BDF or "
+			"--devlink-port BUS/DEV/INDEX (and no --iommufd-fd)\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (have_fd && only_device) {
+		fprintf(stderr, "iommudirty-probe: --device and --iommufd-fd do not go together\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (set >= 0)
+		return run_set(set);
 	if (have_fd)
 		return run_adopted((int)fd, dev_id);
 	return run_pci();
