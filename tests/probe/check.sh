@@ -3,7 +3,8 @@
 # iommudirty-probe on fixture trees built here (symlinks made at test time):
 # no devices, a vfio-pci device without cdev, no /dev/iommu, /dev nodes
 # that are plain files, variant drivers, --json validity, exit codes,
-# --help and bad usage. Usage: check.sh path/to/iommudirty-probe
+# --help and bad usage (--devlink-port syntax among them), the devlink line
+# of a non-VF. devlink.sh has the rest of devlink on the sim. Usage: check.sh path/to/iommudirty-probe
 set -u
 probe=${1:?usage: $0 iommudirty-probe}
 tmp=$(mktemp -d)
@@ -76,6 +77,28 @@ run "--iommufd-fd negative" 3 --iommufd-fd -1 --dev-id 1
 run "--iommufd-fd not an iommufd" 3 --iommufd-fd 0 --dev-id 1 </dev/null
 has "not an iommufd: says why" "IOMMU_GET_HW_INFO"
 run "--iommufd-fd closed fd" 3 --iommufd-fd 250 --dev-id 1
+run "--help" 0 --help
+has "--help documents --devlink-port" "--devlink-port BUS/DEV/INDEX"
+has "--help documents --set-migratable" "--set-migratable on|off"
+# devlink port handles: bus/dev/index, as devlink(8) prints them; anything
+# else is a usage error before any netlink traffic.
+for p in pci pci/0000:03:00.0 pci/0000:03:00.0/ /0000:03:00.0/1 pci//1 \
+	pci/0000:03:00.0/x pci/0000:03:00.0/-1 pci/0000:03:00.0/4294967296 \
+	pci/0000:03:00.0/1/2 "pci/0000:03 00.0/1" "pci/0000:03:00.0/ 1" \
+	pci/0000:03:00.0/0x1 "" 'pc$/0000:03:00.0/1' \
+	pci/0123456789012345678901234567890123456789012345678901234567890123/1 \
+	pcipcipcipcipcipci/0000:03:00.0/1; do
+	run "bad --devlink-port '$p'" 3 --devlink-port "$p"
+	has "bad --devlink-port '$p': says the syntax" "want BUS/DEV/INDEX"
+done
+mkdir -p "$tmp/nodev/sys/bus/pci/devices" "$tmp/nodev/dev"
+run "good --devlink-port, max index, no devices" 2 --devlink-port pci/0000:03:00.0/4294967295 \
+	--sysfs-root "$tmp/nodev/sys" --dev-root "$tmp/nodev/dev"
+for d in 0000:03:00 03:00.0 0000:03:00.8 0000:03:00.0/ zzzz:03:00.0; do
+	run "bad --device '$d'" 3 --device "$d"
+done
+run "--set-migratable without device or port" 3 --set-migratable on
+run "--set-migratable bad value" 3 --set-migratable maybe --device 0000:03:00.2
 
 # --- no sysfs / no devices ----------------------------------------------
 run "sysfs root missing" 3 --sysfs-root "$tmp/nowhere" --dev-root "$tmp/nowhere"
@@ -100,6 +123,12 @@ has "no cdev: group shown" "0000:00:03.0: driver vfio-pci, IOMMU group 7"
 has "no cdev: said" "no VFIO cdev"
 has "no cdev: container absent" "cannot open type1 container $r/dev/vfio/vfio: No such file or directory"
 has "no cdev: verdict" "verdict: no: no VFIO cdev"
+# No physfn under --sysfs-root: no VF, whatever the host's /sys says.
+has "no cdev: devlink line" "  devlink: not a VF (migratable does not apply)"
+run "--device picks the device" 1 --device 0000:00:03.0 --sysfs-root "$r/sys" --dev-root "$r/dev"
+has "--device: reported" "0000:00:03.0: driver vfio-pci"
+run "--device not bound to VFIO" 2 --device 0000:00:09.0 --sysfs-root "$r/sys" --dev-root "$r/dev"
+has "--device not bound: said" "0000:00:09.0 is not bound to vfio-pci"
 
 # --- cdev present, /dev/iommu absent; variant driver; plain-file nodes -----
 r=$tmp/plain
@@ -133,7 +162,9 @@ assert a["driver"] == "mlx5_vfio_pci" and a["iommu_group"] == "12"
 assert a["cdev"].endswith("/dev/vfio/devices/vfio0") and a["dev_iommu"] is False
 assert a["migration"] is None and a["iommu"] is None and a["verdict"] == "no"
 assert a["verdict_text"].startswith("no: ")
-assert a["type1"]["container"] is False'
+assert a["type1"]["container"] is False
+assert a["devlink"]["code"] == 545 and a["devlink"]["migratable"] is None
+assert a["devlink"]["line"] == "not a VF (migratable does not apply)"'
 
 # Character devices that are not VFIO or iommufd (/dev/null): the ioctls
 # fail and are reported, nothing crashes.
