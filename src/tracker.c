@@ -571,26 +571,6 @@ IOMMUDIRTY_API int iommudirty_tracker_forget_mapping(struct iommudirty_tracker *
 	return ret_err(ret);
 }
 
-IOMMUDIRTY_API int iommudirty_tracker_read_counted(struct iommudirty_tracker *t,
-						   uint64_t iova, uint64_t length,
-						   uint64_t page_size, uint64_t *bitmap,
-						   size_t bitmap_bytes, unsigned int flags,
-						   uint64_t *nr_dirty)
-{
-	int ret;
-
-	if (!nr_dirty)
-		return ret_err(-EINVAL);
-	ret = iommudirty_tracker_read(t, iova, length, page_size, bitmap, bitmap_bytes,
-				      flags);
-	if (ret)
-		return ret;
-	/* One popcount pass (the hardware instruction where the CPU has it),
-	 * while the bitmap is still in cache for small reads. */
-	*nr_dirty = (uint64_t)iommudirty_bitmap_count(bitmap, (length - 1) / page_size + 1);
-	return 0;
-}
-
 IOMMUDIRTY_API int iommudirty_tracker_unmap(struct iommudirty_tracker *t,
 					    uint64_t iova, uint64_t length)
 {
@@ -836,6 +816,48 @@ IOMMUDIRTY_API int iommudirty_tracker_read(struct iommudirty_tracker *t,
 			  flags & IOMMUDIRTY_READ_NO_CLEAR);
 	pthread_rwlock_unlock(&t->lock);
 	return ret_err(ret);
+}
+
+/* Counted reads go window by window, each small enough that its part of
+ * the bitmap stays in cache from the zeroing, through the kernel's write,
+ * to the count: counting then makes no pass over memory of its own.
+ * Windows are whole IO pages (no IOPTE is cut, no read is widened). */
+#define COUNT_WINDOW_BITS (1ull << 21)
+
+IOMMUDIRTY_API int iommudirty_tracker_read_counted(struct iommudirty_tracker *t,
+						   uint64_t iova, uint64_t length,
+						   uint64_t page_size, uint64_t *bitmap,
+						   size_t bitmap_bytes, unsigned int flags,
+						   uint64_t *nr_dirty)
+{
+	uint64_t win, unit, total = 0;
+	int ret;
+
+	if (!nr_dirty)
+		return ret_err(-EINVAL);
+	ret = check_read_args(t, iova, length, page_size, bitmap, bitmap_bytes, flags);
+	if (ret)
+		return ret_err(ret);
+	pthread_rwlock_rdlock(&t->lock);
+	unit = MAX(MAX(t->max_io_page, t->iova_alignment), 64 * page_size);
+	win = page_size > (1ull << 30) ? length
+	      : (COUNT_WINDOW_BITS * page_size + unit - 1) / unit * unit;
+	for (uint64_t off = 0; !ret && off < length; off += win) {
+		uint64_t len = MIN(win, length - off);
+		uint64_t *w = bitmap + off / page_size / 64;
+
+		ret = read_locked(t, iova + off, len, page_size, w,
+				  flags & IOMMUDIRTY_READ_NO_CLEAR);
+		if (!ret)
+			total += (uint64_t)iommudirty_bitmap_count(w, len / page_size);
+		if (win >= length - off)
+			break;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	if (ret)
+		return ret_err(ret);
+	*nr_dirty = total;
+	return 0;
 }
 
 /* Caller holds the write lock; [first, last) are whole mappings of the

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -51,6 +52,80 @@ static void test_read_counted(void **state)
 	assert_int_equal(iommudirty_tracker_read_counted(f.t, 0, PG, PG, m, sizeof(m), 0, NULL),
 			 -EINVAL);
 	fx_fini(&f);
+}
+
+/* Counted reads go in windows of 2^21 caller pages: the bitmap and the
+ * count must be those of one read, across window edges, with a hole and
+ * with a second (device-log) source. */
+static void test_read_counted_across_windows(void **state)
+{
+	const uint64_t len = 20 * GiB, W = 1ull << 21;
+	static const struct iommudirty_sim_device_opts logging = {
+		.sz = sizeof(logging), .flags = IOMMUDIRTY_SIM_DEV_DMA_LOGGING,
+	};
+	const uint64_t pages[] = { 0, 1, W - 1, W, W + 1, 2 * W - 1, 2 * W + 5,
+				   len / PG - 1 };
+	uint64_t nbits = len / PG, *m = calloc(nbits / 64, 8), *ref = calloc(nbits / 64, 8), n;
+	void *va = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct fx f;
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(ref);
+	assert_true(va != MAP_FAILED);
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 1);
+	assert_int_equal(fx_add_vfio_device(&f, 1, &logging), 1);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[1]), 0);
+	/* A hole of 1 GiB across the second window edge's neighbourhood. */
+	assert_int_equal(iommudirty_tracker_map(f.t, va, 9 * GiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_map(f.t, (uint8_t *)va + 10 * GiB, 10 * GiB, 10 * GiB,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	for (int round = 0; round < 2; round++) {
+		uint64_t want = 0;
+
+		for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+			uint64_t iova = pages[i] * PG;
+
+			if (iova >= 9 * GiB && iova < 10 * GiB)
+				continue;
+			assert_int_equal(fx_write(&f, (int)(i % 2), iova, 1), 0);
+			want++;
+		}
+		assert_int_equal(iommudirty_tracker_read_counted(f.t, 0, len, PG, m, nbits / 8,
+								 IOMMUDIRTY_READ_NO_CLEAR, &n), 0);
+		assert_int_equal(n, want);
+		/* The plain read of the same state gives the same bitmap. */
+		assert_int_equal(iommudirty_tracker_read(f.t, 0, len, PG, ref, nbits / 8,
+							 IOMMUDIRTY_READ_NO_CLEAR), 0);
+		assert_memory_equal(m, ref, nbits / 8);
+		for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
+			if (pages[i] * PG < 9 * GiB || pages[i] * PG >= 10 * GiB)
+				assert_true(m[pages[i] / 64] & (1ull << (pages[i] % 64)));
+		/* Clearing: the same, then nothing. */
+		assert_int_equal(iommudirty_tracker_read_counted(f.t, 0, len, PG, m, nbits / 8, 0,
+								 &n), 0);
+		assert_int_equal(n, want);
+		assert_int_equal(iommudirty_tracker_read_counted(f.t, 0, len, PG, m, nbits / 8, 0,
+								 &n), 0);
+		assert_int_equal(n, 0);
+		assert_int_equal(iommudirty_bitmap_count(m, nbits), 0);
+	}
+	/* At 2 MiB caller pages (windows of 4 TiB: one window). */
+	assert_int_equal(fx_write(&f, 0, 0, 1), 0);
+	assert_int_equal(fx_write(&f, 1, 19 * GiB, 1), 0);
+	assert_int_equal(iommudirty_tracker_read_counted(f.t, 0, len, 2 * MiB, m, nbits / 8, 0,
+							 &n), 0);
+	assert_int_equal(n, 2);
+	fx_fini(&f);
+	munmap(va, len);
+	free(m);
+	free(ref);
 }
 
 static void vmm_map(struct fx *f, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
@@ -167,6 +242,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_counted),
+		cmocka_unit_test(test_read_counted_across_windows),
 		cmocka_unit_test(test_forget_mapping),
 		cmocka_unit_test(test_kept_bits_stay_fine),
 	};
