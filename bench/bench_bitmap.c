@@ -44,6 +44,18 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The CPU time of this thread: what the measured code itself took. The
+ * machines this runs on are often shared; wall time would also count the
+ * time the thread waited for a CPU, which a 60 ms walk suffers many times
+ * more often than a 2 ms memcpy, and that skews the ratios. */
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -185,10 +197,10 @@ static double time_median(bench_fn f, void *arg, int reps)
 
 	f(arg); /* warm up caches, TLB and branch predictors */
 	for (i = 0; i < reps; i++) {
-		double t0 = now();
+		double t0 = cpu_now();
 
 		f(arg);
-		t[i] = now() - t0;
+		t[i] = cpu_now() - t0;
 	}
 	return median(t, reps);
 }
@@ -219,27 +231,29 @@ static void do_walk(void *arg)
 	}
 }
 
-/* The batch walker: runs into an array, no callback; the same sums. */
+/* The batch walker: runs into an array, no callback; the same sums as
+ * on_run, so both walkers hand the caller the same work's worth. */
 static void do_batch(void *arg)
 {
 	struct job *j = arg;
 	struct iommudirty_run runs[256];
-	uint64_t pos = 0;
+	uint64_t pos = 0, nruns = 0, bits = 0, sum_first = 0;
 	int n;
-
-	uint64_t nruns = 0, bits = 0;
 
 	while ((n = iommudirty_bitmap_runs(j->src, NBITS, &pos, runs, 256)) > 0) {
 		nruns += (uint64_t)n;
-		for (int k = 0; k < n; k++)
+		for (int k = 0; k < n; k++) {
 			bits += runs[k].count;
+			sum_first += runs[k].first;
+		}
 	}
-	j->acc.runs = nruns;
-	j->acc.bits = bits;
 	if (n < 0) {
 		fprintf(stderr, "bitmap_runs failed\n");
 		exit(1);
 	}
+	j->acc.runs = nruns;
+	j->acc.bits = bits;
+	j->acc.sum_first = sum_first;
 }
 
 static void do_naive(void *arg)
@@ -273,17 +287,36 @@ static double gbps(double secs)
 	return NBYTES / secs / 1e9;
 }
 
+enum target { NONE, MEMCPY_HALF, MEMCPY_03, NS_PER_RUN_1 };
+
 static void row(const char *op, const char *map, double secs, double memcpy_s,
-		uint64_t runs, bool has_target)
+		uint64_t runs, enum target target)
 {
-	double ratio = memcpy_s / secs;
+	static const char *const names[] = {
+		[NONE] = "(info)", [MEMCPY_HALF] = ">=0.5x",
+		[MEMCPY_03] = ">=0.3x", [NS_PER_RUN_1] = "<=1ns/r",
+	};
+	double ratio = memcpy_s / secs, ns_run = runs ? secs * 1e9 / runs : 0;
+	const char *met = "-";
 	char per_run[32] = "";
 
 	if (runs)
-		snprintf(per_run, sizeof(per_run), "%.1f ns", secs * 1e9 / runs);
-	printf("  %-13s %-20s %8.2f %7.2f %8.2fx  %-7s %-4s %s\n", op, map,
-	       secs * 1e3, gbps(secs), ratio, has_target ? ">=0.5x" : "(info)",
-	       has_target ? (ratio >= 0.5 ? "yes" : "NO") : "-", per_run);
+		snprintf(per_run, sizeof(per_run), "%.2f ns", ns_run);
+	if (target == MEMCPY_HALF)
+		met = ratio >= 0.5 ? "yes" : "NO";
+	else if (target == MEMCPY_03)
+		met = ratio >= 0.3 ? "yes" : "NO";
+	else if (target == NS_PER_RUN_1)
+		met = ns_run <= 1.0 ? "yes" : "NO";
+	printf("  %-13s %-20s %8.2f %7.2f %8.3fx  %-7s %-4s %s\n", op, map,
+	       secs * 1e3, gbps(secs), ratio, names[target], met, per_run);
+}
+
+/* Issue 11's walking targets: >= 0.3x memcpy on runs <= 128 pages, <= 1 ns
+ * per run on independent bits. The other maps are for information. */
+static enum target walk_target(int map)
+{
+	return map == 2 ? MEMCPY_03 : map == 3 ? NS_PER_RUN_1 : NONE;
 }
 
 int main(void)
@@ -314,9 +347,22 @@ int main(void)
 	       "median of %d runs\n", (unsigned long long)NBITS,
 	       (unsigned long long)(NBYTES >> 20), REPS);
 	for (i = 0; i < NMAPS; i++) {
+		uint64_t count;
+
 		j.src = maps[i].m;
 		do_count(&j);
+		count = j.acc.bits;
+		do_batch(&j);
+		walk_acc = j.acc;
 		do_walk(&j);
+		/* Both walkers must see the same runs (and the count the same
+		 * bits) before their times mean anything. */
+		if (memcmp(&walk_acc, &j.acc, sizeof(walk_acc)) ||
+		    j.acc.bits != count) {
+			fprintf(stderr, "%s: walkers or count disagree\n",
+				maps[i].name);
+			return 1;
+		}
 		maps[i].runs = j.acc.runs;
 		printf("  %-20s %10llu dirty pages (%6.3f %%) in %9llu runs\n",
 		       maps[i].name, (unsigned long long)j.acc.bits,
@@ -338,22 +384,23 @@ int main(void)
 		if (i == 0)
 			t_walk_sparse = t;
 		row("for_each_run", maps[i].name, t, t_memcpy, maps[i].runs,
-		    true);
+		    walk_target(i));
 	}
 	for (i = 0; i < NMAPS; i++) {
 		j.src = maps[i].m;
 		t = time_median(do_batch, &j, REPS);
-		row("bitmap_runs", maps[i].name, t, t_memcpy, maps[i].runs, true);
+		row("bitmap_runs", maps[i].name, t, t_memcpy, maps[i].runs,
+		    walk_target(i));
 	}
 	for (i = 0; i < NMAPS; i++) {
 		j.src = maps[i].m;
 		t = time_median(do_or, &j, REPS);
-		row("bitmap_or", maps[i].name, t, t_memcpy, 0, true);
+		row("bitmap_or", maps[i].name, t, t_memcpy, 0, MEMCPY_HALF);
 	}
 	for (i = 0; i < NMAPS; i += NMAPS - 1) {
 		j.src = maps[i].m;
 		t = time_median(do_count, &j, REPS);
-		row("bitmap_count", maps[i].name, t, t_memcpy, 0, false);
+		row("bitmap_count", maps[i].name, t, t_memcpy, 0, NONE);
 	}
 
 	/* The walker against the per-bit loop, same map, same callback; the

@@ -7,6 +7,7 @@
  * 32 MiB bitmap, and a VMM walks it every pre-copy round, so a per-bit loop
  * (2^28 iterations) is not an option.
  */
+#include "bitmap.h"
 #include "internal.h"
 
 #define WORD_BITS 64u
@@ -36,57 +37,6 @@ size_t iommudirty_bitmap_size(uint64_t length, uint64_t page_size)
 		return 0;
 	}
 	return (size_t)words * sizeof(uint64_t);
-}
-
-int iommudirty_bitmap_for_each_run(const uint64_t *bitmap, uint64_t nbits,
-				   iommudirty_run_fn fn, void *user)
-{
-	uint64_t nfull, nwords, w, start = 0;
-	uint64_t fill = 0; /* what a word holds if nothing changes in it */
-	int ret;
-
-	if ((!bitmap && nbits) || !fn)
-		return ret_err(-EINVAL);
-
-	nfull = nbits / WORD_BITS;
-	nwords = nfull + !!(nbits % WORD_BITS);
-
-	for (w = 0; w < nwords; w++) {
-		uint64_t word, edges, base;
-
-		/* One compare per word in the common cases: nothing dirty
-		 * outside a run (fill 0), everything dirty inside one (~0). */
-		while (w < nfull && bitmap[w] == fill)
-			w++;
-		if (w == nwords)
-			break;
-
-		word = bitmap[w];
-		if (w == nfull) /* partial last word: ignore bits past nbits */
-			word &= low_mask(nbits % WORD_BITS);
-		/* Bit p of edges is set where bit p differs from bit p-1 (bit
-		 * -1 being the previous word's top bit): the run edges. They
-		 * alternate start, end, start, ... so no per-bit state. */
-		edges = word ^ ((word << 1) | (fill & 1));
-		base = w * WORD_BITS;
-		while (edges) {
-			uint64_t pos = (uint64_t)__builtin_ctzll(edges);
-
-			edges &= edges - 1;
-			if (!fill) {
-				start = base + pos;
-				fill = ~0ull;
-				continue;
-			}
-			fill = 0;
-			ret = fn(start, base + pos - start, user);
-			if (ret)
-				return ret;
-		}
-	}
-	if (fill)
-		return fn(start, nbits - start, user);
-	return 0;
 }
 
 int iommudirty_bitmap_or(uint64_t *dst, const uint64_t *src, uint64_t nbits)
@@ -266,118 +216,266 @@ IOMMUDIRTY_API int iommudirty_bitmap_or_at(uint64_t *dst, uint64_t dst_bit,
 	return 0;
 }
 
-/* One run at or after p, the slow way (a search for each end); false if
- * none. */
-static bool next_run(const uint64_t *bitmap, uint64_t nbits, uint64_t p,
-		     uint64_t *first, uint64_t *end)
-{
-	uint64_t nwords = nbits / WORD_BITS + !!(nbits % WORD_BITS);
-	uint64_t w = p / WORD_BITS, word;
-
-	word = bitmap[w] & (~0ull << (p % WORD_BITS));
-	while (!word) {
-		if (++w == nwords)
-			return false;
-		word = bitmap[w];
-	}
-	*first = w * WORD_BITS + (uint64_t)__builtin_ctzll(word);
-	if (*first >= nbits)
-		return false;
-	word = ~bitmap[w] & (~0ull << (*first % WORD_BITS));
-	while (!word) {
-		if (++w == nwords)
-			break;
-		word = ~bitmap[w];
-	}
-	*end = word ? MIN(w * WORD_BITS + (uint64_t)__builtin_ctzll(word), nbits) : nbits;
-	return true;
-}
+/*
+ * The batch run walker.
+ *
+ * Runs are written as a flat array of edges, first, end, first, end, ...
+ * (struct iommudirty_run is two u64s, first then count) and each end is
+ * turned into a count at the end of the call. The edges of a word are the
+ * bits that differ from the bit below them (bit -1 being the previous
+ * word's top bit, the carry): word ^ (word << 1 | carry). Taken lowest
+ * first they alternate, a run's first bit then its end, so no state is kept
+ * per bit or per run, only the number of edges written (k): odd while a run
+ * is open.
+ *
+ * Per word, no branch depends on where the edges are: popcount gives how
+ * many there are, k moves by that much, and the stores are unconditional:
+ * two slots always (most words of a map of long runs have 0 to 2 edges),
+ * then slots in groups of eight while edges are left. Slots past the
+ * word's real edges hold garbage that the next word overwrites. That needs
+ * up to SLACK slots past the real edges, so a word whose edges come near
+ * the end of the caller's array is stored exactly instead, and the call
+ * stops when the array is full.
+ *
+ * Blocks of four words equal to the carry (no edge in them: nothing dirty
+ * outside a run, everything dirty inside one) are skipped with one test.
+ * That test almost never succeeds on dense maps, so it is predicted.
+ */
 
 _Static_assert(sizeof(struct iommudirty_run) == 2 * sizeof(uint64_t) &&
 	       offsetof(struct iommudirty_run, count) == sizeof(uint64_t),
 	       "runs are written as pairs of edges first");
 
+#define TOP_BIT (1ull << 63)
+/* Slots written past a word's last real edge, at most (2 always, then
+ * groups of 8: 2 + 8 * ceil((cnt - 2) / 8) - cnt <= 7). */
+#define EDGE_SLACK 7u
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+struct edge_out {
+	uint64_t *edge; /* the caller's runs, as edges */
+	size_t k;       /* edges written */
+	size_t cap;     /* 2 * n */
+};
+
+/* Position of the lowest set bit of e; for 0 any value (a garbage slot).
+ * With BMI1 that is one tzcnt (64 for 0); the builtin is undefined for 0,
+ * hence the top bit forced on otherwise. */
+static ALWAYS_INLINE uint64_t low_edge(uint64_t e, bool bmi)
+{
+#if defined(__x86_64__)
+	if (bmi) {
+		uint64_t r;
+
+		__asm__("tzcnt %1, %0" : "=r"(r) : "r"(e) : "cc");
+		return r;
+	}
+#endif
+	(void)bmi;
+	return (uint64_t)__builtin_ctzll(e | TOP_BIT);
+}
+
+/* Store the edges e of the word whose bit 0 is bit base. False when the
+ * array is full: then edge[cap - 1], a run's end, is the last edge stored
+ * (possibly not the word's last). */
+static ALWAYS_INLINE bool put_edges(struct edge_out *o, uint64_t e, uint64_t base,
+				    bool bmi)
+{
+	size_t cnt = (size_t)__builtin_popcountll(e);
+	uint64_t *d = o->edge + o->k;
+
+	if (__builtin_expect(o->k + cnt + EDGE_SLACK <= o->cap, 1)) {
+		o->k += cnt;
+		d[0] = base + low_edge(e, bmi);
+		e &= e - 1;
+		d[1] = base + low_edge(e, bmi);
+		e &= e - 1;
+		if (__builtin_expect(e != 0, 0)) {
+			d += 2;
+			do {
+				for (unsigned int i = 0; i < 8; i++) {
+					d[i] = base + low_edge(e, bmi);
+					e &= e - 1;
+				}
+				d += 8;
+			} while (e);
+		}
+		return true;
+	}
+	/* Near the end of the array: only the slots that exist. */
+	for (; e && o->k < o->cap; e &= e - 1)
+		o->edge[o->k++] = base + low_edge(e, bmi);
+	return o->k < o->cap;
+}
+
+/* The whole walk; validated arguments, n in 1..INT32_MAX, p < nbits. */
+static ALWAYS_INLINE size_t walk_runs(const uint64_t *restrict bitmap,
+				      uint64_t nbits, uint64_t *pos,
+				      uint64_t *restrict edge, size_t n,
+				      bool bmi)
+{
+	struct edge_out o = { .edge = edge, .k = 0, .cap = 2 * n };
+	uint64_t p = *pos, carry = 0, word, e, w, w0, last;
+
+	w0 = p / WORD_BITS;
+	last = (nbits - 1) / WORD_BITS;
+
+/* One word: its edges, and the carry for the next. */
+#define WALK_WORD(word_, w_)                                                  \
+	do {                                                                  \
+		uint64_t v_ = (word_);                                        \
+		e = v_ ^ ((v_ << 1) | carry);                                 \
+		carry = v_ >> 63;                                             \
+		if (!put_edges(&o, e, (w_) * WORD_BITS, bmi))               \
+			goto full;                                            \
+	} while (0)
+
+	/* The first word: bits below p count as clear, so a run that began
+	 * before p is cut there. Bits from nbits on count as clear too. */
+	word = bitmap[w0] & (~0ull << (p % WORD_BITS));
+	if (w0 == last && nbits % WORD_BITS)
+		word &= low_mask(nbits % WORD_BITS);
+	WALK_WORD(word, w0);
+
+	w = w0 + 1;
+	while (w + 4 <= last) {
+		uint64_t a = bitmap[w], b = bitmap[w + 1];
+		uint64_t c = bitmap[w + 2], d = bitmap[w + 3];
+		uint64_t fill = 0 - carry;
+
+		if (!((a ^ fill) | (b ^ fill) | (c ^ fill) | (d ^ fill))) {
+			w += 4;
+			continue;
+		}
+		WALK_WORD(a, w);
+		WALK_WORD(b, w + 1);
+		WALK_WORD(c, w + 2);
+		WALK_WORD(d, w + 3);
+		w += 4;
+	}
+	for (; w < last; w++)
+		WALK_WORD(bitmap[w], w);
+	if (last > w0) {
+		word = bitmap[last];
+		if (nbits % WORD_BITS)
+			word &= low_mask(nbits % WORD_BITS);
+		WALK_WORD(word, last);
+	}
+#undef WALK_WORD
+	/* A run open at the end of the last word ends at nbits (a multiple of
+	 * 64 then: otherwise the masked bits above gave its end). k is odd,
+	 * so its slot exists. */
+	if (o.k % 2)
+		edge[o.k++] = nbits;
+	*pos = nbits;
+	return o.k / 2;
+full:
+	/* The last slot is a run's end; the next call starts there. */
+	*pos = edge[o.cap - 1];
+	return n;
+}
+
+static size_t walk_runs_generic(const uint64_t *restrict bitmap, uint64_t nbits,
+				uint64_t *pos, uint64_t *restrict edge, size_t n)
+{
+	return walk_runs(bitmap, nbits, pos, edge, n, false);
+}
+
+#if defined(__x86_64__) && !(defined(__POPCNT__) && defined(__BMI__))
+#define HAVE_RUNS_X86_BMI 1
+/* popcnt and tzcnt/blsr instructions, where the baseline ISA would call
+ * libgcc for the popcount and take two instructions per blsr. */
+__attribute__((target("popcnt,bmi")))
+static size_t walk_runs_x86_bmi(const uint64_t *restrict bitmap, uint64_t nbits,
+				uint64_t *pos, uint64_t *restrict edge, size_t n)
+{
+	return walk_runs(bitmap, nbits, pos, edge, n, true);
+}
+
+static bool cpu_has_bmi(void)
+{
+	return __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
+}
+#endif
+
+int bitmap_runs_impl_available(enum bitmap_runs_impl impl)
+{
+	switch (impl) {
+	case BITMAP_RUNS_GENERIC:
+		return 1;
+#ifdef HAVE_RUNS_X86_BMI
+	case BITMAP_RUNS_X86_BMI:
+		return cpu_has_bmi();
+#endif
+	default:
+		return 0;
+	}
+}
+
+int bitmap_runs_with(enum bitmap_runs_impl impl, const uint64_t *bitmap,
+		     uint64_t nbits, uint64_t *pos, struct iommudirty_run *runs,
+		     size_t n)
+{
+	size_t k, i;
+
+	if (!pos || (!bitmap && nbits) || (!runs && n))
+		return ret_err(-EINVAL);
+	if (!bitmap_runs_impl_available(impl))
+		return ret_err(-EOPNOTSUPP);
+	if (*pos > nbits)
+		*pos = nbits;
+	if (*pos == nbits || !n)
+		return 0;
+	n = MIN(n, (size_t)INT32_MAX);
+#ifdef HAVE_RUNS_X86_BMI
+	if (impl == BITMAP_RUNS_X86_BMI)
+		k = walk_runs_x86_bmi(bitmap, nbits, pos, (uint64_t *)runs, n);
+	else
+#endif
+		k = walk_runs_generic(bitmap, nbits, pos, (uint64_t *)runs, n);
+	/* Ends to counts; a loop the compiler vectorises. */
+	for (i = 0; i < k; i++)
+		runs[i].count -= runs[i].first;
+	return (int)k;
+}
+
+static enum bitmap_runs_impl best_runs_impl(void)
+{
+#ifdef HAVE_RUNS_X86_BMI
+	if (cpu_has_bmi())
+		return BITMAP_RUNS_X86_BMI;
+#endif
+	return BITMAP_RUNS_GENERIC;
+}
+
 IOMMUDIRTY_API int iommudirty_bitmap_runs(const uint64_t *bitmap, uint64_t nbits,
 					  uint64_t *pos, struct iommudirty_run *runs,
 					  size_t n)
 {
-	uint64_t *edge = (uint64_t *)runs, p, w, carry = 0;
-	size_t k = 0, cap;
+	return bitmap_runs_with(best_runs_impl(), bitmap, nbits, pos, runs, n);
+}
 
-	if (!pos || (!bitmap && nbits) || (!runs && n))
+/* Runs per batch in for_each_run: 2 KiB of stack. */
+#define RUN_BATCH 128
+
+int iommudirty_bitmap_for_each_run(const uint64_t *bitmap, uint64_t nbits,
+				   iommudirty_run_fn fn, void *user)
+{
+	enum bitmap_runs_impl impl = best_runs_impl();
+	struct iommudirty_run runs[RUN_BATCH];
+	uint64_t pos = 0;
+	int got, i, ret;
+
+	if ((!bitmap && nbits) || !fn)
 		return ret_err(-EINVAL);
-	p = MIN(*pos, nbits);
-	n = MIN(n, (size_t)INT32_MAX);
-	cap = 2 * n;
-	/* Whole words while a word's worth of edges (at most 64) still fits:
-	 * the edges of a word are where a bit differs from the one below
-	 * it, taken lowest first, alternately a run's first bit and its end.
-	 * Bits below p and from nbits on count as clear. */
-	for (w = p / WORD_BITS; p < nbits && k + WORD_BITS + 4 <= cap; w++) {
-		uint64_t word, edges, base;
-
-		/* Blocks of four words the same as the bit before them have
-		 * no edge (a four-word test mispredicts rarely on dense maps,
-		 * where single uniform words come at random). */
-		if (w * WORD_BITS == p) {
-			uint64_t fill = carry ? ~0ull : 0, last = nbits / WORD_BITS;
-
-			while (w + 4 <= last &&
-			       !((bitmap[w] ^ fill) | (bitmap[w + 1] ^ fill) |
-				 (bitmap[w + 2] ^ fill) | (bitmap[w + 3] ^ fill)))
-				w += 4;
-			if (w * WORD_BITS >= nbits) {
-				p = nbits;
-				break;
-			}
-		}
-		word = bitmap[w];
-		base = w * WORD_BITS;
-		if (base < p)
-			word &= ~0ull << (p - base);
-		if (nbits - base < WORD_BITS)
-			word &= low_mask((unsigned int)(nbits - base));
-		edges = word ^ ((word << 1) | carry);
-		carry = word >> 63;
-		p = MIN(base + WORD_BITS, nbits);
-		/* Two slots per turn, written whether or not an edge is left
-		 * (k moves only for real ones; the 4 spare in cap take the
-		 * rest): words with 0 to 2 edges, the usual dense case, take
-		 * no mispredicted branch. */
-		for (;;) {
-			edge[k] = base + (uint64_t)__builtin_ctzll(edges | (1ull << 63));
-			k += edges != 0;
-			edges &= edges - 1;
-			edge[k] = base + (uint64_t)__builtin_ctzll(edges | (1ull << 63));
-			k += edges != 0;
-			edges &= edges - 1;
-			if (!edges)
-				break;
+	while ((got = bitmap_runs_with(impl, bitmap, nbits, &pos, runs,
+				       RUN_BATCH)) > 0) {
+		for (i = 0; i < got; i++) {
+			ret = fn(runs[i].first, runs[i].count, user);
+			if (ret)
+				return ret;
 		}
 	}
-	if (k % 2) {
-		/* Inside a run at a word boundary: find where it ends. */
-		uint64_t first, end;
-
-		if (p >= nbits || !next_run(bitmap, nbits, p, &first, &end) || first != p)
-			end = p;
-		edge[k++] = end;
-		p = end;
-	}
-	k /= 2;
-	for (size_t i = 0; i < k; i++)
-		runs[i].count -= runs[i].first;
-	/* The rest one run at a time, until n. */
-	for (; k < n && p < nbits; k++) {
-		uint64_t first, end;
-
-		if (!next_run(bitmap, nbits, p, &first, &end)) {
-			p = nbits;
-			break;
-		}
-		runs[k] = (struct iommudirty_run){ .first = first, .count = end - first };
-		p = end;
-	}
-	*pos = p;
-	return (int)k;
+	return got;
 }
