@@ -360,6 +360,10 @@ static int attach_hwpt(struct iommudirty_tracker *t, struct iommudirty_device *d
 			return ret;
 		}
 	}
+	/* A HWPT reused after its last device left (kept while started)
+	 * has no device to allocate a twin through: this one. */
+	if (!h->dev_id)
+		h->dev_id = dev->dev_id;
 	h->ndev++;
 	*out = h;
 	return 0;
