@@ -816,7 +816,10 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_mapping(struct iommudirty_tracker *t
  * the VMM made itself in an adopted IOAS or container and did not declare
  * are left alone. Their dirty bits are discarded (use
  * iommudirty_tracker_unmap_dirty() to keep them). Mappings taken away by
- * iommudirty_tracker_write_protect() are only forgotten.
+ * iommudirty_tracker_write_protect() are only forgotten. Since 0.2, a run
+ * of adopted mappings the kernel no longer has (its unmap says -ENOENT:
+ * the VMM removed or replaced them itself) is forgotten, with a warning in
+ * the log, and the kernel's mapping there now is left alone.
  * Return: 0; -EINVAL (NULL, length 0), -EOVERFLOW, -ENOENT (the range cuts a
  * mapping or holds none: nothing is unmapped), or the kernel's unmap error
  * (runs unmapped before it stay unmapped: they are no longer read).

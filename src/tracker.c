@@ -490,8 +490,20 @@ static int unmap_run(struct iommudirty_tracker *t, uint64_t start, uint64_t end,
 		     size_t i, size_t j, void *user)
 {
 	int ret = t->be->unmap(t, start, end - start);
+	bool adopted = true;
 
 	(void)user;
+	for (size_t k = i; k < j; k++)
+		adopted &= t->maps[k].adopted;
+	/* The kernel has no such mapping: a VMM's own, declared to us, that
+	 * it removed (or replaced) itself. A stale declaration must not hide
+	 * what is there now: forget it, and leave the kernel's alone. */
+	if (ret == -ENOENT && adopted) {
+		log_warn(t->ctx, "unmap [%#llx, %#llx): the kernel has no such mapping; "
+			 "forgetting the VMM's declaration", (unsigned long long)start,
+			 (unsigned long long)end);
+		ret = 0;
+	}
 	for (size_t k = i; !ret && k < j; k++)
 		t->maps[k].gone = true;
 	return ret;

@@ -150,6 +150,61 @@ static void vmm_unmap(struct fx *f, uint32_t ioas, uint64_t iova, uint64_t len)
 					      IOMMU_IOAS_UNMAP, &c), 0);
 }
 
+/* Issue 11: the VMM replaces an adopted mapping behind the library's back
+ * with a larger one. The library's unmap of the stale declaration finds
+ * nothing in the kernel: it forgets the declaration, leaves the VMM's new
+ * mapping alone, and the new one can be declared and is read whole. */
+static void test_stale_adopted_mapping_forgotten_at_unmap(void **state)
+{
+	struct fx f;
+	struct uapi_ioas_alloc a = { .size = sizeof(a) };
+	uint64_t m[1];
+	uint8_t *mem;
+
+	(void)state;
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, 0), 0);
+	assert_int_equal(fx_add_device(&f, 0), 0);
+	assert_int_equal(iommudirty_sim_ioctl(f.sim, iommudirty_ctx_fd(f.ctx), IOMMU_IOAS_ALLOC,
+					      &a), 0);
+	{
+		IOMMUDIRTY_OPTS(iommudirty_tracker_opts, o, .flags = IOMMUDIRTY_TRACKER_ADOPT_IOAS,
+				.ioas_id = a.out_ioas_id);
+
+		assert_int_equal(iommudirty_tracker_new(f.ctx, &o, &f.t), 0);
+	}
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	mem = fx_mem(&f, MiB, PG);
+	vmm_map(&f, a.out_ioas_id, mem, 16 * PG, MiB);
+	assert_int_equal(iommudirty_tracker_adopt_mapping(f.t, MiB, 16 * PG), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	/* Behind the library's back: gone, and mapped again, larger. */
+	vmm_unmap(&f, a.out_ioas_id, MiB, 16 * PG);
+	vmm_map(&f, a.out_ioas_id, mem, 32 * PG, MiB);
+	assert_int_equal(iommudirty_tracker_adopt_mapping(f.t, MiB, 32 * PG), -EEXIST);
+	/* The kernel says the declared mapping is gone: forgotten. */
+	assert_int_equal(iommudirty_tracker_unmap(f.t, MiB, 16 * PG), 0);
+	assert_int_equal(fx_write(&f, 0, MiB + 20 * PG, 1), 0); /* still mapped */
+	assert_int_equal(iommudirty_tracker_adopt_mapping(f.t, MiB, 32 * PG), 0);
+	assert_int_equal(fx_write(&f, 0, MiB + 30 * PG, 1), 0);
+	assert_int_equal(iommudirty_tracker_read(f.t, MiB, 32 * PG, PG, m, sizeof(m), 0), 0);
+	assert_true(m[0] & (1ull << 30)); /* past the old declaration's end */
+	/* A mapping the library made itself is never forgotten this way. */
+	assert_int_equal(iommudirty_tracker_map(f.t, mem + 32 * PG, 4 * PG, 4 * MiB,
+						IOMMUDIRTY_MAP_WRITE), 0);
+	vmm_unmap(&f, a.out_ioas_id, 4 * MiB, 4 * PG);
+	assert_int_equal(iommudirty_tracker_unmap(f.t, 4 * MiB, 4 * PG), -ENOENT);
+	iommudirty_tracker_free(f.t);
+	f.t = NULL;
+	{
+		struct uapi_destroy d = { .size = sizeof(d), .id = a.out_ioas_id };
+
+		assert_int_equal(iommudirty_sim_ioctl(f.sim, iommudirty_ctx_fd(f.ctx),
+						      IOMMU_DESTROY, &d), 0);
+	}
+	fx_fini(&f);
+}
+
 /* The VMM unmaps a declared mapping and maps a larger one at the same
  * IOVA: without forget, re-declaring fails and writes past the old end go
  * unreported; with it, the new declaration is read whole. */
@@ -243,6 +298,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_counted),
 		cmocka_unit_test(test_read_counted_across_windows),
+		cmocka_unit_test(test_stale_adopted_mapping_forgotten_at_unmap),
 		cmocka_unit_test(test_forget_mapping),
 		cmocka_unit_test(test_kept_bits_stay_fine),
 	};
