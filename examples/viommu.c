@@ -3,8 +3,9 @@
  * A guest with a vIOMMU: the device's IOVAs are what the guest programmed,
  * not guest-physical addresses, two IOVAs may alias one guest page, and
  * the guest unmaps and remaps while migration runs. The VMM's dirty log is
- * indexed by guest page; give each shadow mapping its guest address
- * (set_guest) and read in guest space (read_guest): aliases are OR-ed and
+ * indexed by guest page; give each shadow mapping its guest address as it
+ * is made (map_guest) and read in guest space (read_guest): aliases are
+ * OR-ed and
  * bits of a mapping the guest removed are kept for the next read.
  *
  *   viommu                          on the simulated kernel
@@ -35,13 +36,12 @@ static int fail(const char *what, int err)
 }
 
 /* The guest programmed iova -> gpa in its vIOMMU: the VMM shadows it in
- * the real IOMMU and tells the library the guest address, right away. */
+ * the real IOMMU with its guest address in the same call, so no read can
+ * see the device's first writes at the IOVA instead of the guest page. */
 static int guest_map(uint64_t iova, uint64_t gpa, uint64_t len)
 {
-	int ret = iommudirty_tracker_map(t, ram + gpa, len, iova,
-					 IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE);
-
-	return ret ? ret : iommudirty_tracker_set_guest(t, iova, len, gpa);
+	return iommudirty_tracker_map_guest(t, ram + gpa, len, iova, gpa,
+					    IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE);
 }
 
 static int device_writes(uint64_t iova)
