@@ -5,8 +5,8 @@
  * the guest unmaps and remaps while migration runs. The VMM's dirty log is
  * indexed by guest page; give each shadow mapping its guest address as it
  * is made (map_guest) and read in guest space (read_guest): aliases are
- * OR-ed and
- * bits of a mapping the guest removed are kept for the next read.
+ * OR-ed and bits of a mapping the guest removed are kept for the next
+ * read.
  *
  *   viommu                          on the simulated kernel
  *   viommu /dev/vfio/devices/vfio0  on the real kernel
