@@ -102,10 +102,10 @@ test)
 		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DIOMMUDIRTY_BENCH=OFF \
 		-DIOMMUDIRTY_EXAMPLES=OFF >/dev/null
 	cmake --build "$top/build/tsan" -j"$jobs" --target test_tracker test_atomic test_sim \
-		test_hardening test_pause_points >/dev/null
+		test_hardening test_pause_points test_stress >/dev/null
 	TSAN_OPTIONS=halt_on_error=1 \
 		run_ctest "threaded unit tests (ThreadSanitizer)" "$top/build/tsan" \
-		-R '^unit\.(tracker|atomic|sim|hardening|pause_points)$'
+		-R '^unit\.(tracker|atomic|sim|hardening|pause_points|stress)$'
 	# -- fuzzing: each vendor decoder and the public API (fuzz/fuzz_api.c)
 	#    under libFuzzer (clang, ASan+UBSan), IOMMUDIRTY_FUZZ_SECONDS each
 	#    (default 20), in parallel.

@@ -777,8 +777,10 @@ IOMMUDIRTY_API int iommudirty_tracker_adopt_hwpt(struct iommudirty_tracker *t,
  * dirty bits it gathered are still read (it is destroyed at the next start
  * or at free once it has no device); a device log is read (REPORT) into
  * the tracker's pending bits and stopped; a NONE device leaves every
- * writable mapped page pending. A BY_VMM device is only forgotten (no
- * kernel detach).
+ * writable mapped page pending. The kernel detach comes first (since 0.2),
+ * so a log is read after the device's last write. A BY_VMM device is only
+ * forgotten (no kernel detach): detach it yourself before this call, or
+ * its writes after the log is read are not reported.
  * Return: 0; -EINVAL (NULL), -EOPNOTSUPP (a type1 tracker), -ENOENT (not
  * attached here), or the kernel's DETACH error (the device then stays
  * attached). Thread-safe. Since: 0.1

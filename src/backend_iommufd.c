@@ -613,9 +613,10 @@ IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
 		ret = -ENOENT;
 		goto out;
 	}
-	/* What its source owes, before it goes. */
-	if (t->started)
-		drain_device(t, a);
+	/* Detach first, then read what its source owes: a device log read
+	 * (and stopped) while the device can still reach the IOAS would miss
+	 * its last writes. The log outlives the attachment; the HWPT stays
+	 * while started. A VMM-attached device is the VMM's to detach. */
 	if (!(a->flags & IOMMUDIRTY_ATTACH_BY_VMM)) {
 		ret = vfio_detach_pt(t->ctx, a->fd);
 		if (ret) {
@@ -623,6 +624,8 @@ IOMMUDIRTY_API int iommudirty_tracker_detach(struct iommudirty_tracker *t,
 			goto out;
 		}
 	}
+	if (t->started)
+		drain_device(t, a);
 	devlog_free(a->log);
 	h = a->hwpt_id ? find_hwpt(t, a->hwpt_id) : NULL;
 	memmove(a, a + 1, (size_t)(t->atts + t->natts - a - 1) * sizeof(*a));

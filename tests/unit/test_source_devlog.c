@@ -577,6 +577,49 @@ static void test_detach_drains_log(void **state)
 	fx_fini(&f);
 }
 
+/* The device writes up to the moment it is detached (here: right before
+ * the kernel's detach): its log must be read after the detach, not
+ * before, or that last write is lost. */
+struct late_write {
+	struct fx *f;
+	int writes;
+};
+
+static void write_before_detach(void *user, int fd, unsigned long request)
+{
+	struct late_write *lw = user;
+
+	(void)fd;
+	if (request == VFIO_DEVICE_DETACH_IOMMUFD_PT &&
+	    fx_write(lw->f, 0, 9 * PG, 1) == 0)
+		lw->writes++;
+}
+
+static void test_detach_reads_log_after_the_last_write(void **state)
+{
+	struct fx f;
+	struct late_write lw = { .f = &f };
+	uint64_t m[1];
+	uint8_t *mem;
+
+	(void)state;
+	assert_int_equal(fx_init(&f), 0);
+	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
+	assert_int_equal(fx_add_vfio_device(&f, 0, &logging), 0);
+	assert_int_equal(fx_tracker(&f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	mem = fx_mem(&f, MiB, PG);
+	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(f.t), 0);
+	assert_int_equal(iommudirty_sim_set_hook(f.sim, write_before_detach, &lw), 0);
+	assert_int_equal(iommudirty_tracker_detach(f.t, f.dev[0]), 0);
+	assert_int_equal(iommudirty_sim_set_hook(f.sim, NULL, NULL), 0);
+	assert_int_equal(lw.writes, 1); /* it landed: the device was still on */
+	assert_int_equal(iommudirty_tracker_read(f.t, 0, 16 * PG, PG, m, sizeof(m), 0), 0);
+	assert_int_equal(m[0], 1ull << 9);
+	fx_fini(&f);
+}
+
 /* An emulated-IOMMU device (an mdev): attached to the IOAS, its log is
  * its only source. */
 static void test_emulated_iommu_device(void **state)
@@ -764,6 +807,7 @@ int main(void)
 		cmocka_unit_test(test_atomic_mixed),
 		cmocka_unit_test(test_report_failure),
 		cmocka_unit_test(test_detach_drains_log),
+		cmocka_unit_test(test_detach_reads_log_after_the_last_write),
 		cmocka_unit_test(test_emulated_iommu_device),
 		cmocka_unit_test(test_type1_with_a_log),
 		cmocka_unit_test(test_pci_sources_and_by_vmm),
