@@ -33,12 +33,13 @@ pub const IOMMUDIRTY_HWPT_TRACKING_ON: u32 = 1;
 pub const IOMMUDIRTY_MAP_READ: u32 = 1;
 pub const IOMMUDIRTY_MAP_WRITE: u32 = 2;
 pub const IOMMUDIRTY_READ_NO_CLEAR: u32 = 1;
+pub const IOMMUDIRTY_MAP_ADOPT: u32 = 4;
 pub const IOMMUDIRTY_UNMAP_ATOMIC: u32 = 1;
 pub const IOMMUDIRTY_SIM_NO_IOMMUFD: u32 = 1;
 pub const IOMMUDIRTY_SIM_NO_TYPE1: u32 = 2;
 pub const IOMMUDIRTY_SIM_NO_CDEV: u32 = 4;
 pub const IOMMUDIRTY_SIM_TYPE1_COMPAT: u32 = 8;
-pub const IOMMUDIRTY_SIM_NO_DEVLINK: u32 = 16;
+pub const IOMMUDIRTY_SIM_NO_DEVLINK: u32 = 65536;
 pub const IOMMUDIRTY_SIM_IOMMU_NO_DIRTY: u32 = 1;
 pub const IOMMUDIRTY_SIM_DEV_DMA_LOGGING: u32 = 1;
 pub const IOMMUDIRTY_SIM_DEV_EMULATED_IOMMU: u32 = 2;
@@ -580,9 +581,12 @@ extern "C" {
     #[doc = " If the tracker is started and the flag is not given, tracking is enabled"]
     #[doc = " on it now. The library never destroys it. An id the kernel does not know"]
     #[doc = " is found out at the latest by the next start, which fails with -ENOENT"]
-    #[doc = " once and forgets it."]
+    #[doc = " once and forgets it; with IOMMUDIRTY_HWPT_TRACKING_ON (which no start"]
+    #[doc = " touches) at once, by a dirty read of one page that clears nothing."]
     #[doc = " Return: 0; -EINVAL (NULL, id 0, unknown flags), -EEXIST (already known),"]
-    #[doc = " -EOPNOTSUPP (a type1 tracker), -ENOMEM, or SET_DIRTY_TRACKING's error. Thread-safe. Since: 0.1"]
+    #[doc = " -EOPNOTSUPP (a type1 tracker), -ENOMEM, SET_DIRTY_TRACKING's error, or"]
+    #[doc = " with TRACKING_ON the read's (-ENOENT: no such HWPT). Thread-safe."]
+    #[doc = " Since: 0.1"]
     pub fn iommudirty_tracker_adopt_hwpt(
         t: *mut iommudirty_tracker,
         hwpt_id: u32,
@@ -596,8 +600,10 @@ extern "C" {
     #[doc = " dirty bits it gathered are still read (it is destroyed at the next start"]
     #[doc = " or at free once it has no device); a device log is read (REPORT) into"]
     #[doc = " the tracker's pending bits and stopped; a NONE device leaves every"]
-    #[doc = " writable mapped page pending. A BY_VMM device is only forgotten (no"]
-    #[doc = " kernel detach)."]
+    #[doc = " writable mapped page pending. The kernel detach comes first (since 0.2),"]
+    #[doc = " so a log is read after the device's last write. A BY_VMM device is only"]
+    #[doc = " forgotten (no kernel detach): detach it yourself before this call, or"]
+    #[doc = " its writes after the log is read are not reported."]
     #[doc = " Return: 0; -EINVAL (NULL), -EOPNOTSUPP (a type1 tracker), -ENOENT (not"]
     #[doc = " attached here), or the kernel's DETACH error (the device then stays"]
     #[doc = " attached). Thread-safe. Since: 0.1"]
@@ -637,7 +643,10 @@ extern "C" {
     #[doc = " the VMM made itself in an adopted IOAS or container and did not declare"]
     #[doc = " are left alone. Their dirty bits are discarded (use"]
     #[doc = " iommudirty_tracker_unmap_dirty() to keep them). Mappings taken away by"]
-    #[doc = " iommudirty_tracker_write_protect() are only forgotten."]
+    #[doc = " iommudirty_tracker_write_protect() are only forgotten. Since 0.2, a run"]
+    #[doc = " of adopted mappings the kernel no longer has (its unmap says -ENOENT:"]
+    #[doc = " the VMM removed or replaced them itself) is forgotten, with a warning in"]
+    #[doc = " the log, and the kernel's mapping there now is left alone."]
     #[doc = " Return: 0; -EINVAL (NULL, length 0), -EOVERFLOW, -ENOENT (the range cuts a"]
     #[doc = " mapping or holds none: nothing is unmapped), or the kernel's unmap error"]
     #[doc = " (runs unmapped before it stay unmapped: they are no longer read)."]
@@ -772,8 +781,10 @@ extern "C" {
     #[doc = " iommudirty_tracker_set_guest() - give the whole mappings inside [iova,"]
     #[doc = " iova+length) the VMM's address for them (guest-physical address or RAM"]
     #[doc = " offset, in the VMM's own dirty space): the mapping at iova + x gets"]
-    #[doc = " gaddr + x. Until then a mapping's guest address is its IOVA. Set it"]
-    #[doc = " right after map or adopt. From then on, while tracking is started, an"]
+    #[doc = " gaddr + x. Until then a mapping's guest address is its IOVA: a clearing"]
+    #[doc = " guest-space read between the map and this call reports the device's"]
+    #[doc = " writes at the IOVA. For a mapping made while tracking, use"]
+    #[doc = " iommudirty_tracker_map_guest(), which leaves no such window. From then on, while tracking is started, an"]
     #[doc = " unmap of such a mapping (plain, unmap_dirty, or atomic: a vIOMMU"]
     #[doc = " invalidation) keeps what it collected in guest space, and the next"]
     #[doc = " iommudirty_tracker_read_guest() covering it reports it: in-flight dirty"]
@@ -787,6 +798,27 @@ extern "C" {
         iova: u64,
         length: u64,
         gaddr: u64,
+    ) -> core::ffi::c_int;
+}
+extern "C" {
+    #[doc = " iommudirty_tracker_map_guest() - iommudirty_tracker_map() (or, with"]
+    #[doc = " @flags IOMMUDIRTY_MAP_ADOPT and @va NULL, _adopt_mapping()) and"]
+    #[doc = " iommudirty_tracker_set_guest(iova, length, gaddr) in one step: no read"]
+    #[doc = " sees the new mapping without its guest address, so a device write right"]
+    #[doc = " after the map is never reported at the IOVA instead of at @gaddr (the"]
+    #[doc = " vIOMMU map path while tracking)."]
+    #[doc = " Return: 0; -EINVAL (NULL t, va NULL without ADOPT or set with it, flags"]
+    #[doc = " neither READ/WRITE nor ADOPT alone, gaddr not a multiple of the IOAS"]
+    #[doc = " alignment, and map's own -EINVAL cases), -EOVERFLOW (iova or gaddr range"]
+    #[doc = " wraps), -EEXIST, -ENOMEM, or IOMMU_IOAS_MAP's error; on error nothing is"]
+    #[doc = " mapped or declared. Thread-safe. Since: 0.2"]
+    pub fn iommudirty_tracker_map_guest(
+        t: *mut iommudirty_tracker,
+        va: *mut core::ffi::c_void,
+        length: u64,
+        iova: u64,
+        gaddr: u64,
+        flags: core::ffi::c_uint,
     ) -> core::ffi::c_int;
 }
 extern "C" {
