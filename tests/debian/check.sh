@@ -14,7 +14,8 @@
 #     builds tests/debian/consumer.c against it through pkg-config
 #     (PKG_CONFIG_SYSROOT_DIR) with the shared library, through pkg-config
 #     --static with the static archive, and through find_package() with
-#     the CMake package; each consumer runs on the simulated kernel.
+#     the CMake package (shared and static targets); each consumer runs on
+#     the simulated kernel.
 #
 # Prints one summary line; the exit status is the result. Writes nothing
 # outside the scratch directory. DEB_BUILD_OPTIONS is passed on (nocheck
@@ -221,7 +222,7 @@ if needed "$tmp/consumer-static" | grep -q '^libiommudirty'; then
 fi
 "$tmp/consumer-static" || die "the static consumer failed"
 
-# Shared, through the CMake package.
+# Shared and static, through the CMake package.
 cmake -S "$here/cmake" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$root/usr" \
 	-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$tmp/cmake.log" 2>&1 ||
 	{ cat "$tmp/cmake.log" >&2; die "find_package(iommudirty) against the packages failed"; }
@@ -231,6 +232,10 @@ resolved=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/cmake/consumer" | awk '$1 == "libio
 [ "$(readlink -f "$resolved")" = "$(readlink -f "$libdir/libiommudirty.so.0")" ] ||
 	die "the CMake consumer loads '$resolved', not the package's library"
 LD_LIBRARY_PATH=$libdir "$tmp/cmake/consumer" || die "the CMake consumer failed"
+if needed "$tmp/cmake/consumer-static" | grep -q '^libiommudirty'; then
+	die "the CMake consumer of iommudirty::iommudirty_static needs the shared library"
+fi
+"$tmp/cmake/consumer-static" || die "the CMake static consumer failed"
 
 echo "debian check: ok: libiommudirty0, libiommudirty-dev, iommudirty-tools $version built;" \
-	"$lintian_sum; $pages man pages packaged; consumer ran via pkg-config (shared, static) and CMake"
+	"$lintian_sum; $pages man pages packaged; consumer ran via pkg-config and CMake (shared, static)"
