@@ -91,8 +91,9 @@ test)
 	# -- without libnl: devlink answers NO_LIBNL, nothing else changes.
 	cmake -S "$top" -B "$top/build/nolibnl" -DIOMMUDIRTY_WERROR=ON -DIOMMUDIRTY_LIBNL=OFF \
 		-DIOMMUDIRTY_BENCH=OFF -DIOMMUDIRTY_EXAMPLES=OFF >/dev/null
-	cmake --build "$top/build/nolibnl" -j"$jobs" --target test_devlink test_abi >/dev/null
-	run_ctest "devlink without libnl" "$top/build/nolibnl" -R '^unit\.(devlink|abi)$'
+	cmake --build "$top/build/nolibnl" -j"$jobs" --target test_devlink test_abi \
+		iommudirty-probe iommudirty-probe-sim >/dev/null
+	run_ctest "devlink without libnl" "$top/build/nolibnl" -R '^(unit\.(devlink|abi)|probe\..*)$'
 	# -- ThreadSanitizer over the tests where threads race: readers,
 	#    device writers, and the atomic unmap.
 	#    Only those binaries: clang puts no TSan runtime in a shared
