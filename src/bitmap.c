@@ -231,15 +231,22 @@ IOMMUDIRTY_API int iommudirty_bitmap_or_at(uint64_t *dst, uint64_t dst_bit,
  * Per word, no branch depends on where the edges are: popcount gives how
  * many there are, k moves by that much, and the stores are unconditional:
  * two slots always (most words of a map of long runs have 0 to 2 edges),
- * then slots in groups of eight while edges are left. Slots past the
- * word's real edges hold garbage that the next word overwrites. That needs
- * up to SLACK slots past the real edges, so a word whose edges come near
- * the end of the caller's array is stored exactly instead, and the call
- * stops when the array is full.
+ * then slots in groups of eight while edges are left (with AVX-512F, words
+ * of more than DENSE_EDGES edges take 8 compress-and-store steps instead).
+ * Slots past the word's real edges hold garbage that the next word
+ * overwrites. That needs up to EDGE_SLACK slots past the real edges, so a
+ * word whose edges come near the end of the caller's array is stored
+ * exactly instead, and the call stops when the array is full, at the end
+ * of its last run: a run is never split between two calls.
  *
  * Blocks of four words equal to the carry (no edge in them: nothing dirty
  * outside a run, everything dirty inside one) are skipped with one test.
  * That test almost never succeeds on dense maps, so it is predicted.
+ *
+ * The word loop is built three times (walk_runs() is inlined with constant
+ * flags): generic C for any architecture; on x86-64, with POPCNT and BMI1
+ * (tzcnt, blsr), and with AVX-512F too, each taken only when cpuid says
+ * the CPU has it. The unit tests run every build the CPU can run.
  */
 
 _Static_assert(sizeof(struct iommudirty_run) == 2 * sizeof(uint64_t) &&
@@ -247,9 +254,10 @@ _Static_assert(sizeof(struct iommudirty_run) == 2 * sizeof(uint64_t) &&
 	       "runs are written as pairs of edges first");
 
 #define TOP_BIT (1ull << 63)
-/* Slots written past a word's last real edge, at most (2 always, then
- * groups of 8: 2 + 8 * ceil((cnt - 2) / 8) - cnt <= 7). */
-#define EDGE_SLACK 7u
+/* Slots written past a word's last real edge, at most: 2 always, then
+ * groups of 8 (2 + 8 * ceil((cnt - 2) / 8) - cnt <= 7); the AVX-512 build
+ * stores 8 slots per byte of edges (8 - popcount(top byte) <= 8). */
+#define EDGE_SLACK 8u
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -276,22 +284,57 @@ static ALWAYS_INLINE uint64_t low_edge(uint64_t e, bool bmi)
 	return (uint64_t)__builtin_ctzll(e | TOP_BIT);
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* Dense words with AVX-512F: per byte of edges, one compress of the 8 bit
+ * positions it covers and one 8-slot store; the pointer moves by the
+ * byte's popcount. About half the instructions of a tzcnt/blsr pair per
+ * edge. Out of line: its callers are built for other targets. */
+__attribute__((target("avx512f,popcnt"), noinline))
+static void put_edges_avx512(uint64_t *d, uint64_t e, uint64_t base)
+{
+	__m512i at = _mm512_add_epi64(_mm512_set1_epi64((long long)base),
+				      _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+	const __m512i eight = _mm512_set1_epi64(8);
+
+	for (unsigned int i = 0; i < 8; i++) {
+		__mmask8 m = (__mmask8)(e >> (8 * i));
+
+		_mm512_storeu_si512(d, _mm512_maskz_compress_epi64(m, at));
+		d += __builtin_popcount(m);
+		at = _mm512_add_epi64(at, eight);
+	}
+}
+#endif
+
+/* Edges per word from which the AVX-512 build stores by bytes. */
+#define DENSE_EDGES 12u
+
 /* Store the edges e of the word whose bit 0 is bit base. False when the
  * array is full: then edge[cap - 1], a run's end, is the last edge stored
  * (possibly not the word's last). */
 static ALWAYS_INLINE bool put_edges(struct edge_out *o, uint64_t e, uint64_t base,
-				    bool bmi)
+				    bool bmi, bool avx512)
 {
 	size_t cnt = (size_t)__builtin_popcountll(e);
 	uint64_t *d = o->edge + o->k;
 
 	if (__builtin_expect(o->k + cnt + EDGE_SLACK <= o->cap, 1)) {
 		o->k += cnt;
+#if defined(__x86_64__)
+		if (avx512 && cnt > DENSE_EDGES) {
+			put_edges_avx512(d, e, base);
+			return true;
+		}
+#else
+		(void)avx512;
+#endif
 		d[0] = base + low_edge(e, bmi);
 		e &= e - 1;
 		d[1] = base + low_edge(e, bmi);
-		e &= e - 1;
-		if (__builtin_expect(e != 0, 0)) {
+		if (__builtin_expect(cnt > 2, 0)) {
+			e &= e - 1;
 			d += 2;
 			do {
 				for (unsigned int i = 0; i < 8; i++) {
@@ -313,21 +356,21 @@ static ALWAYS_INLINE bool put_edges(struct edge_out *o, uint64_t e, uint64_t bas
 static ALWAYS_INLINE size_t walk_runs(const uint64_t *restrict bitmap,
 				      uint64_t nbits, uint64_t *pos,
 				      uint64_t *restrict edge, size_t n,
-				      bool bmi)
+				      bool bmi, bool avx512)
 {
 	struct edge_out o = { .edge = edge, .k = 0, .cap = 2 * n };
-	uint64_t p = *pos, carry = 0, word, e, w, w0, last;
+	uint64_t p = *pos, prev = 0, word, e, w, w0, last;
 
 	w0 = p / WORD_BITS;
 	last = (nbits - 1) / WORD_BITS;
 
-/* One word: its edges, and the carry for the next. */
+/* One word: its edges (prev: the word below, masked as this one). */
 #define WALK_WORD(word_, w_)                                                  \
 	do {                                                                  \
 		uint64_t v_ = (word_);                                        \
-		e = v_ ^ ((v_ << 1) | carry);                                 \
-		carry = v_ >> 63;                                             \
-		if (!put_edges(&o, e, (w_) * WORD_BITS, bmi))               \
+		e = v_ ^ ((v_ << 1) | (prev >> 63));                          \
+		prev = v_;                                                    \
+		if (!put_edges(&o, e, (w_) * WORD_BITS, bmi, avx512))       \
 			goto full;                                            \
 	} while (0)
 
@@ -342,7 +385,7 @@ static ALWAYS_INLINE size_t walk_runs(const uint64_t *restrict bitmap,
 	while (w + 4 <= last) {
 		uint64_t a = bitmap[w], b = bitmap[w + 1];
 		uint64_t c = bitmap[w + 2], d = bitmap[w + 3];
-		uint64_t fill = 0 - carry;
+		uint64_t fill = (uint64_t)((int64_t)prev >> 63);
 
 		if (!((a ^ fill) | (b ^ fill) | (c ^ fill) | (d ^ fill))) {
 			w += 4;
@@ -379,23 +422,26 @@ full:
 static size_t walk_runs_generic(const uint64_t *restrict bitmap, uint64_t nbits,
 				uint64_t *pos, uint64_t *restrict edge, size_t n)
 {
-	return walk_runs(bitmap, nbits, pos, edge, n, false);
+	return walk_runs(bitmap, nbits, pos, edge, n, false, false);
 }
 
-#if defined(__x86_64__) && !(defined(__POPCNT__) && defined(__BMI__))
-#define HAVE_RUNS_X86_BMI 1
-/* popcnt and tzcnt/blsr instructions, where the baseline ISA would call
- * libgcc for the popcount and take two instructions per blsr. */
+#if defined(__x86_64__)
+/* popcnt and tzcnt/blsr instructions, where the baseline ISA calls libgcc
+ * for the popcount and takes two instructions per blsr. */
 __attribute__((target("popcnt,bmi")))
 static size_t walk_runs_x86_bmi(const uint64_t *restrict bitmap, uint64_t nbits,
 				uint64_t *pos, uint64_t *restrict edge, size_t n)
 {
-	return walk_runs(bitmap, nbits, pos, edge, n, true);
+	return walk_runs(bitmap, nbits, pos, edge, n, true, false);
 }
 
-static bool cpu_has_bmi(void)
+/* The same, and AVX-512F for dense words. */
+__attribute__((target("popcnt,bmi")))
+static size_t walk_runs_x86_avx512(const uint64_t *restrict bitmap,
+				   uint64_t nbits, uint64_t *pos,
+				   uint64_t *restrict edge, size_t n)
 {
-	return __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
+	return walk_runs(bitmap, nbits, pos, edge, n, true, true);
 }
 #endif
 
@@ -404,9 +450,14 @@ int bitmap_runs_impl_available(enum bitmap_runs_impl impl)
 	switch (impl) {
 	case BITMAP_RUNS_GENERIC:
 		return 1;
-#ifdef HAVE_RUNS_X86_BMI
+#if defined(__x86_64__)
 	case BITMAP_RUNS_X86_BMI:
-		return cpu_has_bmi();
+		return __builtin_cpu_supports("popcnt") &&
+		       __builtin_cpu_supports("bmi");
+	case BITMAP_RUNS_X86_AVX512:
+		/* The OS saving the AVX-512 state is part of the check. */
+		return bitmap_runs_impl_available(BITMAP_RUNS_X86_BMI) &&
+		       __builtin_cpu_supports("avx512f");
 #endif
 	default:
 		return 0;
@@ -417,6 +468,7 @@ int bitmap_runs_with(enum bitmap_runs_impl impl, const uint64_t *bitmap,
 		     uint64_t nbits, uint64_t *pos, struct iommudirty_run *runs,
 		     size_t n)
 {
+	uint64_t *edge = (uint64_t *)runs;
 	size_t k, i;
 
 	if (!pos || (!bitmap && nbits) || (!runs && n))
@@ -428,25 +480,39 @@ int bitmap_runs_with(enum bitmap_runs_impl impl, const uint64_t *bitmap,
 	if (*pos == nbits || !n)
 		return 0;
 	n = MIN(n, (size_t)INT32_MAX);
-#ifdef HAVE_RUNS_X86_BMI
-	if (impl == BITMAP_RUNS_X86_BMI)
-		k = walk_runs_x86_bmi(bitmap, nbits, pos, (uint64_t *)runs, n);
-	else
+	switch (impl) {
+#if defined(__x86_64__)
+	case BITMAP_RUNS_X86_AVX512:
+		k = walk_runs_x86_avx512(bitmap, nbits, pos, edge, n);
+		break;
+	case BITMAP_RUNS_X86_BMI:
+		k = walk_runs_x86_bmi(bitmap, nbits, pos, edge, n);
+		break;
 #endif
-		k = walk_runs_generic(bitmap, nbits, pos, (uint64_t *)runs, n);
+	default:
+		k = walk_runs_generic(bitmap, nbits, pos, edge, n);
+		break;
+	}
 	/* Ends to counts; a loop the compiler vectorises. */
 	for (i = 0; i < k; i++)
 		runs[i].count -= runs[i].first;
 	return (int)k;
 }
 
+/* The best build this CPU runs, found once (the answer cannot change). */
 static enum bitmap_runs_impl best_runs_impl(void)
 {
-#ifdef HAVE_RUNS_X86_BMI
-	if (cpu_has_bmi())
-		return BITMAP_RUNS_X86_BMI;
-#endif
-	return BITMAP_RUNS_GENERIC;
+	static _Atomic int best = -1;
+	int b = atomic_load_explicit(&best, memory_order_relaxed);
+
+	if (b < 0) {
+		b = BITMAP_RUNS_NR_IMPL;
+		while (--b > BITMAP_RUNS_GENERIC &&
+		       !bitmap_runs_impl_available((enum bitmap_runs_impl)b))
+			;
+		atomic_store_explicit(&best, b, memory_order_relaxed);
+	}
+	return (enum bitmap_runs_impl)b;
 }
 
 IOMMUDIRTY_API int iommudirty_bitmap_runs(const uint64_t *bitmap, uint64_t nbits,

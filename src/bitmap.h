@@ -10,10 +10,11 @@
 #include "iommudirty.h"
 
 /* The builds of the batch walker's word loop. iommudirty_bitmap_runs()
- * takes the best one the CPU runs; the tests run each. */
+ * takes the last one the CPU runs; the tests run each. */
 enum bitmap_runs_impl {
 	BITMAP_RUNS_GENERIC,    /* plain C with GCC/Clang builtins, any arch */
 	BITMAP_RUNS_X86_BMI,    /* x86-64 with POPCNT and BMI1 */
+	BITMAP_RUNS_X86_AVX512, /* the same, and AVX-512F for dense words */
 	BITMAP_RUNS_NR_IMPL,
 };
 

@@ -3,6 +3,8 @@
  * The batch run walker and the OR at a bit offset, against per-bit
  * reference implementations over random maps of every density, lengths
  * that end inside a word, batch sizes from 1 up, and garbage past nbits.
+ * Every build of the walker's word loop that this CPU runs is tested
+ * (bitmap_runs_with()), and the public entry points.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,7 +16,10 @@
 
 #include <cmocka.h>
 
+#include "bitmap.h"
 #include "iommudirty.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static bool bit(const uint64_t *m, uint64_t i)
 {
@@ -161,12 +166,364 @@ static void test_or_at_matches_reference(void **state)
 	assert_int_equal(iommudirty_bitmap_or_at(NULL, 5, NULL, 0), 0);
 }
 
+/* ---- every build against the per-bit reference ------------------------ */
+
+/* The maximal runs of set bits in [from, nbits), a run that begins before
+ * `from` cut there: the contract, bit by bit. */
+static size_t ref_runs_from(const uint64_t *m, uint64_t nbits, uint64_t from,
+			    struct iommudirty_run *out)
+{
+	size_t k = 0;
+
+	for (uint64_t i = from; i < nbits;) {
+		uint64_t j;
+
+		if (!bit(m, i)) {
+			i++;
+			continue;
+		}
+		for (j = i; j < nbits && bit(m, j); j++)
+			;
+		out[k++] = (struct iommudirty_run){ .first = i, .count = j - i };
+		i = j;
+	}
+	return k;
+}
+
+#define IMPL_PUBLIC BITMAP_RUNS_NR_IMPL /* iommudirty_bitmap_runs() itself */
+
+static int call_runs(int impl, const uint64_t *m, uint64_t nbits, uint64_t *pos,
+		     struct iommudirty_run *runs, size_t n)
+{
+	if (impl == IMPL_PUBLIC)
+		return iommudirty_bitmap_runs(m, nbits, pos, runs, n);
+	return bitmap_runs_with((enum bitmap_runs_impl)impl, m, nbits, pos, runs, n);
+}
+
+#define GUARD 24 /* slots past n that must stay untouched */
+#define GUARD_BYTE 0xa5
+
+/*
+ * Walk [from, nbits) with batches of n into an array of exactly n runs on
+ * the heap (ASan sees a write past it; without ASan, guard slots after it
+ * must keep their bytes) and compare with the reference: the same runs, in
+ * the same order, none split between calls, *pos past the last run over
+ * clear bits only, nbits after a short batch.
+ */
+static void check_walk(int impl, const uint64_t *m, uint64_t nbits, uint64_t from,
+		       size_t n, const struct iommudirty_run *want, size_t nwant)
+{
+	struct iommudirty_run *runs = malloc((n + GUARD) * sizeof(*runs));
+	unsigned char *guard = (unsigned char *)(runs + n);
+	uint64_t pos = from;
+	size_t seen = 0;
+	int got;
+
+	assert_non_null(runs);
+	for (;;) {
+		memset(guard, GUARD_BYTE, GUARD * sizeof(*runs));
+		got = call_runs(impl, m, nbits, &pos, runs, n);
+		for (size_t i = 0; i < GUARD * sizeof(*runs); i++)
+			assert_int_equal(guard[i], GUARD_BYTE);
+		assert_true(got >= 0 && (size_t)got <= n);
+		if (!got)
+			break;
+		for (int k = 0; k < got; k++, seen++) {
+			assert_true(seen < nwant);
+			assert_int_equal(runs[k].first, want[seen].first);
+			assert_int_equal(runs[k].count, want[seen].count);
+		}
+		/* Past the last run, over clear bits only; a short batch
+		 * means none is left. */
+		assert_true(pos >= runs[got - 1].first + runs[got - 1].count);
+		assert_true(pos <= nbits);
+		for (uint64_t i = runs[got - 1].first + runs[got - 1].count; i < pos; i++)
+			assert_false(bit(m, i));
+		if ((size_t)got < n)
+			assert_int_equal(pos, nbits);
+	}
+	assert_int_equal(seen, nwant);
+	assert_int_equal(pos, nbits);
+	/* Once done, it stays done. */
+	assert_int_equal(call_runs(impl, m, nbits, &pos, runs, n), 0);
+	assert_int_equal(pos, nbits);
+	free(runs);
+}
+
+/* Map patterns: iid bits at a density, runs up to a length, and the
+ * extremes. */
+enum pattern {
+	PAT_IID,        /* each bit set with probability num/64 */
+	PAT_RUNS,       /* runs and gaps of 1..num bits */
+	PAT_ONES,
+	PAT_ZEROS,
+	PAT_ALTERNATE,  /* 0101...: 64 edges a word */
+	PAT_WORD_EDGES, /* bits 0 and 63 of every word: runs across edges */
+	PAT_ONE_BIT,    /* bit num only */
+	PAT_NR,
+};
+
+static void fill_pattern(uint64_t *m, uint64_t words, uint64_t *seed,
+			 enum pattern pat, uint64_t num)
+{
+	switch (pat) {
+	case PAT_IID:
+		for (uint64_t w = 0; w < words; w++) {
+			uint64_t v = 0;
+
+			for (unsigned int b = 0; b < 64; b++)
+				v |= (uint64_t)(rnd(seed) % 64 < num) << b;
+			m[w] = v;
+		}
+		break;
+	case PAT_RUNS:
+		memset(m, 0, words * 8);
+		for (uint64_t i = 0, on = rnd(seed) & 1; i < words * 64; on ^= 1) {
+			uint64_t len = rnd(seed) % num + 1;
+
+			for (uint64_t j = i; on && j < i + len && j < words * 64; j++)
+				m[j / 64] |= 1ull << (j % 64);
+			i += len;
+		}
+		break;
+	case PAT_ONES:
+		memset(m, 0xff, words * 8);
+		break;
+	case PAT_ZEROS:
+		memset(m, 0, words * 8);
+		break;
+	case PAT_ALTERNATE:
+		memset(m, 0x55, words * 8);
+		break;
+	case PAT_WORD_EDGES:
+		for (uint64_t w = 0; w < words; w++)
+			m[w] = 1ull | 1ull << 63;
+		break;
+	default:
+		memset(m, 0, words * 8);
+		if (num < words * 64)
+			m[num / 64] |= 1ull << (num % 64);
+		break;
+	}
+}
+
+struct map_case {
+	enum pattern pat;
+	uint64_t num;
+};
+
+static const struct map_case map_cases[] = {
+	{ PAT_IID, 1 }, { PAT_IID, 8 }, { PAT_IID, 32 }, { PAT_IID, 56 },
+	{ PAT_IID, 63 }, { PAT_RUNS, 3 }, { PAT_RUNS, 40 }, { PAT_RUNS, 128 },
+	{ PAT_RUNS, 700 }, { PAT_ONES, 0 }, { PAT_ZEROS, 0 },
+	{ PAT_ALTERNATE, 0 }, { PAT_WORD_EDGES, 0 }, { PAT_ONE_BIT, 0 },
+	{ PAT_ONE_BIT, 63 }, { PAT_ONE_BIT, 64 }, { PAT_ONE_BIT, 1087 },
+	{ PAT_ONE_BIT, 1088 },
+};
+
+/* nbits: inside the first word, on and around word edges, long. */
+static const uint64_t nbits_cases[] = { 1, 2, 63, 64, 65, 127, 128, 129, 320,
+					1000, 1087, 1088, 1089, 64 * 37 + 13 };
+
+#define MAX_WORDS 38
+
+/* The map in a heap buffer of exactly its words (ASan sees a read past the
+ * last one), the bits past nbits in the last word set: they must be
+ * ignored. */
+static uint64_t *map_copy(const uint64_t *src, uint64_t nbits)
+{
+	uint64_t words = (nbits + 63) / 64;
+	uint64_t *m = malloc(words * 8);
+
+	assert_non_null(m);
+	memcpy(m, src, words * 8);
+	if (nbits % 64)
+		m[words - 1] |= ~0ull << (nbits % 64);
+	return m;
+}
+
+static void test_runs_every_impl(void **state)
+{
+	static struct iommudirty_run want[MAX_WORDS * 64];
+	uint64_t src[MAX_WORDS], seed = 0x5eed5eed5eedull;
+	int tested = 0;
+
+	(void)state;
+	assert_int_equal(bitmap_runs_impl_available(BITMAP_RUNS_GENERIC), 1);
+	for (int impl = 0; impl <= IMPL_PUBLIC; impl++) {
+		if (impl != IMPL_PUBLIC &&
+		    !bitmap_runs_impl_available((enum bitmap_runs_impl)impl)) {
+			uint64_t pos = 0;
+
+			assert_int_equal(bitmap_runs_with((enum bitmap_runs_impl)impl,
+							  src, 64, &pos, want, 1),
+					 -EOPNOTSUPP);
+			continue;
+		}
+		tested++;
+		for (size_t c = 0; c < ARRAY_SIZE(map_cases); c++) {
+			fill_pattern(src, MAX_WORDS, &seed, map_cases[c].pat,
+				     map_cases[c].num);
+			for (size_t l = 0; l < ARRAY_SIZE(nbits_cases); l++) {
+				uint64_t nbits = nbits_cases[l];
+				uint64_t *m = map_copy(src, nbits);
+				size_t nwant = ref_runs_from(m, nbits, 0, want);
+
+				/* Every batch size 1..40, and large ones. */
+				for (size_t n = 1; n <= 40; n++)
+					check_walk(impl, m, nbits, 0, n, want, nwant);
+				check_walk(impl, m, nbits, 0, 64, want, nwant);
+				check_walk(impl, m, nbits, 0, 333, want, nwant);
+				check_walk(impl, m, nbits, 0, nwant + 1, want, nwant);
+				/* From arbitrary positions: a run under *pos
+				 * is cut there. */
+				for (unsigned int r = 0; r < 6; r++) {
+					uint64_t from = rnd(&seed) % (nbits + 1);
+					size_t nw = ref_runs_from(m, nbits, from, want);
+
+					check_walk(impl, m, nbits, from, 1 + rnd(&seed) % 20,
+						   want, nw);
+					check_walk(impl, m, nbits, from, 300, want, nw);
+				}
+				free(m);
+			}
+		}
+	}
+	/* At least the generic build and the public entry point. */
+	assert_true(tested >= 2);
+}
+
+/* Long maps: runs spanning many words, blocks of uniform words skipped
+ * whole, the array filling in the middle of a long run. */
+static void test_runs_long(void **state)
+{
+	enum { WORDS = 4096 };
+	static struct iommudirty_run want[WORDS * 32];
+	uint64_t *m = malloc(WORDS * 8), seed = 77;
+
+	(void)state;
+	assert_non_null(m);
+	for (unsigned int variant = 0; variant < 4; variant++) {
+		memset(m, 0, WORDS * 8);
+		switch (variant) {
+		case 0: /* long runs at odd offsets */
+			for (uint64_t i = 0; i < WORDS * 64;) {
+				uint64_t len = rnd(&seed) % 3000 + 1, on = rnd(&seed) & 1;
+
+				for (uint64_t j = i; on && j < i + len && j < WORDS * 64; j++)
+					m[j / 64] |= 1ull << (j % 64);
+				i += len;
+			}
+			break;
+		case 1: /* all ones but one bit */
+			memset(m, 0xff, WORDS * 8);
+			m[2049] &= ~(1ull << 17);
+			break;
+		case 2: /* only the very last bit */
+			m[WORDS - 1] = 1ull << 63;
+			break;
+		default: /* dense and sparse stretches */
+			for (uint64_t w = 0; w < WORDS; w++)
+				m[w] = (w / 100) % 2 ? rnd(&seed) : 0;
+			break;
+		}
+		for (int impl = 0; impl <= IMPL_PUBLIC; impl++) {
+			if (impl != IMPL_PUBLIC &&
+			    !bitmap_runs_impl_available((enum bitmap_runs_impl)impl))
+				continue;
+			for (uint64_t nbits = WORDS * 64 - 5; nbits <= WORDS * 64; nbits += 5) {
+				size_t nwant = ref_runs_from(m, nbits, 0, want);
+
+				for (size_t n = 1; n <= 9; n++)
+					check_walk(impl, m, nbits, 0, n, want, nwant);
+				check_walk(impl, m, nbits, 0, 256, want, nwant);
+				check_walk(impl, m, nbits, 0, 1000, want, nwant);
+			}
+		}
+	}
+	free(m);
+}
+
+/* for_each_run over the batch walker: the same runs, fn's value stops it. */
+struct collected {
+	struct iommudirty_run r[MAX_WORDS * 64];
+	size_t n, stop_at;
+};
+
+static int collect_run(uint64_t first, uint64_t count, void *user)
+{
+	struct collected *c = user;
+
+	c->r[c->n++] = (struct iommudirty_run){ .first = first, .count = count };
+	return c->n == c->stop_at ? 42 : 0;
+}
+
+static void test_for_each_run_matches(void **state)
+{
+	static struct iommudirty_run want[MAX_WORDS * 64];
+	static struct collected got;
+	uint64_t src[MAX_WORDS], seed = 99;
+
+	(void)state;
+	for (size_t c = 0; c < ARRAY_SIZE(map_cases); c++) {
+		fill_pattern(src, MAX_WORDS, &seed, map_cases[c].pat, map_cases[c].num);
+		for (size_t l = 0; l < ARRAY_SIZE(nbits_cases); l++) {
+			uint64_t nbits = nbits_cases[l];
+			uint64_t *m = map_copy(src, nbits);
+			size_t nwant = ref_runs_from(m, nbits, 0, want);
+
+			got.n = 0;
+			got.stop_at = 0;
+			assert_int_equal(iommudirty_bitmap_for_each_run(m, nbits, collect_run,
+									&got), 0);
+			assert_int_equal(got.n, nwant);
+			assert_memory_equal(got.r, want, nwant * sizeof(want[0]));
+			if (nwant > 1) {
+				got.n = 0;
+				got.stop_at = nwant / 2 + 1;
+				assert_int_equal(iommudirty_bitmap_for_each_run(m, nbits,
+										collect_run,
+										&got), 42);
+				assert_int_equal(got.n, got.stop_at);
+			}
+			free(m);
+		}
+	}
+}
+
+static void test_runs_edge_args(void **state)
+{
+	uint64_t m[2] = { ~0ull, ~0ull }, pos;
+	struct iommudirty_run r[4];
+
+	(void)state;
+	/* *pos past nbits: clamped, nothing left. */
+	pos = 500;
+	assert_int_equal(iommudirty_bitmap_runs(m, 128, &pos, r, 4), 0);
+	assert_int_equal(pos, 128);
+	/* n == 0 writes nothing. */
+	pos = 0;
+	assert_int_equal(iommudirty_bitmap_runs(m, 128, &pos, NULL, 0), 0);
+	/* nbits 0. */
+	assert_int_equal(iommudirty_bitmap_runs(m, 0, &pos, r, 4), 0);
+	assert_int_equal(pos, 0);
+	/* An unknown build. */
+	pos = 0;
+	assert_int_equal(bitmap_runs_with(BITMAP_RUNS_NR_IMPL, m, 128, &pos, r, 4),
+			 -EOPNOTSUPP);
+	assert_int_equal(bitmap_runs_impl_available(BITMAP_RUNS_NR_IMPL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_runs_match_reference),
 		cmocka_unit_test(test_runs_resume_and_args),
 		cmocka_unit_test(test_or_at_matches_reference),
+		cmocka_unit_test(test_runs_every_impl),
+		cmocka_unit_test(test_runs_long),
+		cmocka_unit_test(test_for_each_run_matches),
+		cmocka_unit_test(test_runs_edge_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
