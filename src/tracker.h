@@ -238,6 +238,22 @@ typedef int (*run_fn)(struct iommudirty_tracker *t, uint64_t start, uint64_t end
 		      size_t i, size_t j, void *user);
 int for_each_mapped_run(struct iommudirty_tracker *t, size_t first, size_t last,
 			run_fn fn, void *user);
+
+/* mappings.c: the mapping table. [iova, iova+length) ends below 2^64. */
+int check_range(uint64_t iova, uint64_t length);
+/* The mappings [*first, *last) lie inside [iova, end); -ENOENT if the range
+ * cuts a mapping or holds none (the kernel's rule, checked up front). */
+int whole_mappings(const struct iommudirty_tracker *t, uint64_t iova, uint64_t end,
+		   size_t *first, size_t *last);
+/* Drop [first, last) from the table and their pending bits. */
+void forget_mappings(struct iommudirty_tracker *t, uint64_t iova, uint64_t length,
+		     size_t first, size_t last);
+/* A run_fn: the kernel unmap of one run, marking its mappings gone. */
+int unmap_run(struct iommudirty_tracker *t, uint64_t start, uint64_t end, size_t i,
+	      size_t j, void *user);
+/* tracker.c: unmap-with-dirty under the write lock (started). */
+int unmap_dirty_locked(struct iommudirty_tracker *t, uint64_t iova, uint64_t length,
+		       uint64_t page_size, uint64_t *bitmap, size_t first, size_t last);
 /* Sort and merge the pending extents; past a bound, merge the closest
  * neighbours (over-reporting is safe, memory is not free). */
 void pending_normalize(struct iommudirty_tracker *t);
