@@ -20,6 +20,8 @@
 #include "iommudirty.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 static bool bit(const uint64_t *m, uint64_t i)
 {
@@ -403,7 +405,7 @@ static void test_runs_long(void **state)
 
 	(void)state;
 	assert_non_null(m);
-	for (unsigned int variant = 0; variant < 4; variant++) {
+	for (unsigned int variant = 0; variant < 7; variant++) {
 		memset(m, 0, WORDS * 8);
 		switch (variant) {
 		case 0: /* long runs at odd offsets */
@@ -422,9 +424,40 @@ static void test_runs_long(void **state)
 		case 2: /* only the very last bit */
 			m[WORDS - 1] = 1ull << 63;
 			break;
-		default: /* dense and sparse stretches */
+		case 3: /* dense and sparse stretches */
 			for (uint64_t w = 0; w < WORDS; w++)
 				m[w] = (w / 100) % 2 ? rnd(&seed) : 0;
+			break;
+		case 4: /* runs and gaps of 1..48: 0 to 4 edges a word */
+			for (uint64_t i = 0, on = 0; i < WORDS * 64; on ^= 1) {
+				uint64_t len = rnd(&seed) % 48 + 1;
+
+				for (uint64_t j = i; on && j < i + len && j < WORDS * 64; j++)
+					m[j / 64] |= 1ull << (j % 64);
+				i += len;
+			}
+			break;
+		case 5: /* each word 0 to 3 edges anywhere, words at random */
+			for (uint64_t w = 0; w < WORDS; w++) {
+				uint64_t a = rnd(&seed) % 64, b = rnd(&seed) % 64;
+
+				switch (rnd(&seed) % 4) {
+				case 0: /* no edge: as the word below */
+					m[w] = w && m[w - 1] >> 63 ? ~0ull : 0;
+					break;
+				case 1: /* one bit, or ones from a up */
+					m[w] = rnd(&seed) % 2 ? 1ull << a : ~0ull << a;
+					break;
+				default: /* a run [min, max] */
+					m[w] = (~0ull << MIN(a, b)) & (~0ull >> (63 - MAX(a, b)));
+					break;
+				}
+			}
+			break;
+		default: /* sparse single bits: 1 in 32 */
+			for (uint64_t i = 0; i < WORDS * 64; i++)
+				if (rnd(&seed) % 32 == 0)
+					m[i / 64] |= 1ull << (i % 64);
 			break;
 		}
 		for (int impl = 0; impl <= IMPL_PUBLIC; impl++) {
