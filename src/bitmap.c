@@ -643,24 +643,87 @@ IOMMUDIRTY_API int iommudirty_bitmap_runs(const uint64_t *bitmap, uint64_t nbits
 
 /* Runs per batch in for_each_run: 2 KiB of stack. */
 #define RUN_BATCH 128
+/* Words walked calling back as it goes, once a batch showed a map with
+ * more than RUNS_PER_WORD_DIRECT runs a word. */
+#define DIRECT_WORDS 512
+#define RUNS_PER_WORD_DIRECT 4
+
+/*
+ * for_each_run's walk for maps with many runs a word: call fn at each run's
+ * end, from the words on, starting at *pos (not inside a run) and going on
+ * for about `words` words, stopping at a word boundary with no run open.
+ * Where the callbacks themselves are the cost (a map of independent bits,
+ * a callback that adds up memory), this keeps the CPU walking words while
+ * they run, which a batch and then its callbacks does not. *pos is moved
+ * to where it stopped (nbits at the end).
+ */
+static int walk_calling_back(const uint64_t *bitmap, uint64_t nbits, uint64_t *pos,
+			     uint64_t words, iommudirty_run_fn fn, void *user)
+{
+	uint64_t p = *pos, w = p / WORD_BITS, last = (nbits - 1) / WORD_BITS;
+	uint64_t stop = w + words, prev = 0, first = 0;
+	bool open = false;
+	int ret;
+
+	for (; w <= last && (w < stop || open); w++) {
+		uint64_t v = bitmap[w], e;
+
+		if (w == p / WORD_BITS)
+			v &= ~0ull << (p % WORD_BITS);
+		if (w == last && nbits % WORD_BITS)
+			v &= low_mask(nbits % WORD_BITS);
+		e = v ^ ((v << 1) | (prev >> 63));
+		prev = v;
+		for (; e; e &= e - 1) {
+			uint64_t at = w * WORD_BITS + (uint64_t)__builtin_ctzll(e);
+
+			if (!open) {
+				first = at;
+				open = true;
+				continue;
+			}
+			open = false;
+			ret = fn(first, at - first, user);
+			if (ret)
+				return ret;
+		}
+	}
+	if (open) {
+		/* The last word's run, to nbits (a multiple of 64 then). */
+		ret = fn(first, nbits - first, user);
+		if (ret)
+			return ret;
+	}
+	*pos = MIN(w * WORD_BITS, nbits);
+	return 0;
+}
 
 int iommudirty_bitmap_for_each_run(const uint64_t *bitmap, uint64_t nbits,
 				   iommudirty_run_fn fn, void *user)
 {
 	enum bitmap_runs_impl impl = best_runs_impl();
 	struct iommudirty_run runs[RUN_BATCH];
-	uint64_t pos = 0;
+	uint64_t pos = 0, from;
 	int got, i, ret;
 
 	if ((!bitmap && nbits) || !fn)
 		return ret_err(-EINVAL);
-	while ((got = bitmap_runs_with(impl, bitmap, nbits, &pos, runs,
-				       RUN_BATCH)) > 0) {
+	for (;;) {
+		from = pos;
+		got = bitmap_runs_with(impl, bitmap, nbits, &pos, runs, RUN_BATCH);
+		if (got <= 0)
+			return got;
 		for (i = 0; i < got; i++) {
 			ret = fn(runs[i].first, runs[i].count, user);
 			if (ret)
 				return ret;
 		}
+		if (got == RUN_BATCH &&
+		    pos - from < RUN_BATCH * WORD_BITS / RUNS_PER_WORD_DIRECT &&
+		    pos < nbits) {
+			ret = walk_calling_back(bitmap, nbits, &pos, DIRECT_WORDS, fn, user);
+			if (ret)
+				return ret;
+		}
 	}
-	return got;
 }

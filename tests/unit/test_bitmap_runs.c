@@ -395,6 +395,46 @@ static void test_runs_every_impl(void **state)
 	assert_true(tested >= 2);
 }
 
+/* for_each_run's runs, into a heap array; stops (42) after stop_at. */
+struct heap_collected {
+	struct iommudirty_run *r;
+	size_t n, cap, stop_at;
+};
+
+static int heap_collect(uint64_t first, uint64_t count, void *user)
+{
+	struct heap_collected *c = user;
+
+	assert_true(c->n < c->cap);
+	c->r[c->n++] = (struct iommudirty_run){ .first = first, .count = count };
+	return c->n == c->stop_at ? 42 : 0;
+}
+
+/* for_each_run against the reference, whole and stopped at a few runs
+ * (it switches between batches and calling back as it walks on maps with
+ * many runs a word: stops in either must come out). */
+static void check_for_each(const uint64_t *m, uint64_t nbits,
+			   const struct iommudirty_run *want, size_t nwant,
+			   uint64_t *seed)
+{
+	struct heap_collected c = { .cap = nwant + 1 };
+
+	c.r = malloc(c.cap * sizeof(*c.r));
+	assert_non_null(c.r);
+	assert_int_equal(iommudirty_bitmap_for_each_run(m, nbits, heap_collect, &c), 0);
+	assert_int_equal(c.n, nwant);
+	assert_memory_equal(c.r, want, nwant * sizeof(*want));
+	for (unsigned int i = 0; i < 4 && nwant; i++) {
+		c.n = 0;
+		c.stop_at = 1 + rnd(seed) % nwant;
+		assert_int_equal(iommudirty_bitmap_for_each_run(m, nbits, heap_collect,
+								&c), 42);
+		assert_int_equal(c.n, c.stop_at);
+		assert_memory_equal(c.r, want, c.n * sizeof(*want));
+	}
+	free(c.r);
+}
+
 /* Long maps: runs spanning many words, blocks of uniform words skipped
  * whole, the array filling in the middle of a long run. */
 static void test_runs_long(void **state)
@@ -405,7 +445,7 @@ static void test_runs_long(void **state)
 
 	(void)state;
 	assert_non_null(m);
-	for (unsigned int variant = 0; variant < 7; variant++) {
+	for (unsigned int variant = 0; variant < 8; variant++) {
 		memset(m, 0, WORDS * 8);
 		switch (variant) {
 		case 0: /* long runs at odd offsets */
@@ -454,6 +494,10 @@ static void test_runs_long(void **state)
 				}
 			}
 			break;
+		case 6: /* independent bits, 50 %: 16 runs a word */
+			for (uint64_t w = 0; w < WORDS; w++)
+				m[w] = rnd(&seed);
+			break;
 		default: /* sparse single bits: 1 in 32 */
 			for (uint64_t i = 0; i < WORDS * 64; i++)
 				if (rnd(&seed) % 32 == 0)
@@ -472,6 +516,11 @@ static void test_runs_long(void **state)
 				check_walk(impl, m, nbits, 0, 256, want, nwant);
 				check_walk(impl, m, nbits, 0, 1000, want, nwant);
 			}
+		}
+		for (uint64_t nbits = WORDS * 64 - 64; nbits <= WORDS * 64; nbits += 32) {
+			size_t nwant = ref_runs_from(m, nbits, 0, want);
+
+			check_for_each(m, nbits, want, nwant, &seed);
 		}
 	}
 	free(m);
