@@ -75,5 +75,8 @@ void run_dmalog_tests(void);
 void dmalog_kernel_log_check(void);
 /* ktest_dmalog_lib.c: the library on these devices. */
 void dmalog_lib_tests(void);
+/* ktest_devlink.c: the devlink_* tests on the second edu's devlink ports
+ * (binds it to edu-vfio-pci if needed; leaves it bound there). */
+void run_devlink_tests(void);
 
 #endif

@@ -6,7 +6,8 @@
  * reports the registers it saw, refuses a dirty tracker, still maps and
  * unmaps; a real edu DMA through a library mapping is verified. Then the
  * type1 part (ktest_type1.c), device DMA logging with the second edu on
- * edu-vfio-pci (ktest_dmalog.c) and the library on it (ktest_dmalog_lib.c).
+ * edu-vfio-pci (ktest_dmalog.c), the library on it (ktest_dmalog_lib.c)
+ * and its devlink ports (ktest_devlink.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -422,6 +423,7 @@ int main(void)
 	run_type1_tests(bdf);
 	run_dmalog_tests();
 	dmalog_lib_tests();
+	run_devlink_tests();
 	dmalog_kernel_log_check();
 	return 0;
 }

@@ -8,7 +8,9 @@
  *    command that makes edu write to RAM (BAR0 writes go through it: BAR0
  *    mmap and ioeventfds are refused) and logs the IOVA extent;
  *  - VFIO migration with STOP_COPY only: STOP refuses new DMA commands,
- *    the saved state is edu's DMA registers.
+ *    the saved state is edu's DMA registers;
+ *  - a devlink instance on the PCI device (pci/<BDF>) with three ports for
+ *    the port-function capability "migratable" (see struct edu_dl).
  *
  * Bind with driver_override (the id table is override-only). Parameters:
  * edu_vfio_pci.dma_mask= (edu's "dma_mask" property, 28 bits by default),
@@ -27,6 +29,7 @@
 #include <linux/slab.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
+#include <net/devlink.h>
 
 /* edu's BAR0 registers (QEMU hw/misc/edu.c). */
 #define EDU_REG_ID	0x00
@@ -82,6 +85,7 @@ struct edu_vdev {
 	/* Migration. */
 	enum vfio_device_mig_state mig_state;
 	struct edu_migf *migf;
+	struct devlink *devlink;	/* priv: struct edu_dl */
 };
 
 #define edu_trace(e, fmt, ...) do { if (trace_on) \
@@ -586,6 +590,154 @@ static const struct vfio_migration_ops edu_mig_ops = {
 	.migration_get_data_size = edu_mig_data_size,
 };
 
+/* ---- devlink ----
+ *
+ * What mlx5 offers on a PF's eswitch for the VFIO migration of its VFs,
+ * on an emulated device with no VFs: an instance pci/<edu's BDF> and three
+ * ports with fixed indexes, so that devlink's own checks and netlink code
+ * run for each case:
+ *   1: flavour PCI_VF (pf 0, vf 0), migratable get/set: the success path;
+ *   2: flavour PCI_VF (pf 0, vf 1), no port ops: the kernel refuses
+ *      "Port doesn't support migratable function attribute";
+ *   3: flavour PCI_PF (pf 0), migratable get/set: the kernel refuses
+ *      "migratable function attribute supported for VFs only" and never
+ *      calls the driver (nor reports the capability).
+ * The eswitch mode starts in switchdev and can be set to legacy; in legacy
+ * mode the driver refuses to change migratable (-EOPNOTSUPP, see
+ * EDU_DL_MSG_LEGACY). The state lives here, initially off; every op runs
+ * under the devlink instance lock. Nothing of it touches the device.
+ */
+#define EDU_DL_PORT_VF		1
+#define EDU_DL_PORT_VF_NO_OP	2
+#define EDU_DL_PORT_PF		3
+#define EDU_DL_NPORTS		3
+#define EDU_DL_MSG_LEGACY	"edu-vfio-pci: eswitch is in legacy mode, migratable needs switchdev"
+
+struct edu_dl {
+	struct devlink_port ports[EDU_DL_NPORTS];	/* index - 1 */
+	bool migratable[EDU_DL_NPORTS];
+	u16 eswitch_mode;
+};
+
+static bool *edu_dl_state(struct devlink_port *port)
+{
+	struct edu_dl *dl = devlink_priv(port->devlink);
+
+	return &dl->migratable[port->index - 1];
+}
+
+static int edu_dl_migratable_get(struct devlink_port *port, bool *is_enable,
+				 struct netlink_ext_ack *extack)
+{
+	*is_enable = *edu_dl_state(port);
+	return 0;
+}
+
+static int edu_dl_migratable_set(struct devlink_port *port, bool enable,
+				 struct netlink_ext_ack *extack)
+{
+	struct edu_dl *dl = devlink_priv(port->devlink);
+
+	if (dl->eswitch_mode != DEVLINK_ESWITCH_MODE_SWITCHDEV) {
+		NL_SET_ERR_MSG(extack, EDU_DL_MSG_LEGACY);
+		return -EOPNOTSUPP;
+	}
+	*edu_dl_state(port) = enable;
+	if (trace_on)
+		dev_info(devlink_to_dev(port->devlink), "devlink port %u: migratable %s\n",
+			 port->index, enable ? "on" : "off");
+	return 0;
+}
+
+static const struct devlink_port_ops edu_dl_port_ops = {
+	.port_fn_migratable_get = edu_dl_migratable_get,
+	.port_fn_migratable_set = edu_dl_migratable_set,
+};
+
+static int edu_dl_eswitch_mode_get(struct devlink *devlink, u16 *mode)
+{
+	*mode = ((struct edu_dl *)devlink_priv(devlink))->eswitch_mode;
+	return 0;
+}
+
+static int edu_dl_eswitch_mode_set(struct devlink *devlink, u16 mode,
+				   struct netlink_ext_ack *extack)
+{
+	if (mode != DEVLINK_ESWITCH_MODE_LEGACY && mode != DEVLINK_ESWITCH_MODE_SWITCHDEV) {
+		NL_SET_ERR_MSG(extack, "edu-vfio-pci: eswitch modes: legacy, switchdev");
+		return -EINVAL;
+	}
+	((struct edu_dl *)devlink_priv(devlink))->eswitch_mode = mode;
+	return 0;
+}
+
+static const struct devlink_ops edu_dl_ops = {
+	.eswitch_mode_get = edu_dl_eswitch_mode_get,
+	.eswitch_mode_set = edu_dl_eswitch_mode_set,
+};
+
+static void edu_dl_ports_unregister(struct edu_dl *dl, int n)
+{
+	while (n-- > 0)
+		devl_port_unregister(&dl->ports[n]);
+}
+
+/* Published last in probe (the VFIO device already works), withdrawn first
+ * in remove: no devlink request reaches a half-built or half-gone device. */
+static struct devlink *edu_dl_create(struct device *dev)
+{
+	static const struct {
+		unsigned int index;
+		enum devlink_port_flavour flavour;
+		u16 vf;
+		const struct devlink_port_ops *ops;
+	} spec[EDU_DL_NPORTS] = {
+		{ EDU_DL_PORT_VF, DEVLINK_PORT_FLAVOUR_PCI_VF, 0, &edu_dl_port_ops },
+		{ EDU_DL_PORT_VF_NO_OP, DEVLINK_PORT_FLAVOUR_PCI_VF, 1, NULL },
+		{ EDU_DL_PORT_PF, DEVLINK_PORT_FLAVOUR_PCI_PF, 0, &edu_dl_port_ops },
+	};
+	struct devlink *devlink;
+	struct edu_dl *dl;
+	int i, ret = 0;
+
+	devlink = devlink_alloc(&edu_dl_ops, sizeof(*dl), dev);
+	if (!devlink)
+		return ERR_PTR(-ENOMEM);
+	dl = devlink_priv(devlink);
+	dl->eswitch_mode = DEVLINK_ESWITCH_MODE_SWITCHDEV;
+	devl_lock(devlink);
+	for (i = 0; i < EDU_DL_NPORTS; i++) {
+		struct devlink_port *port = &dl->ports[spec[i].index - 1];
+
+		if (spec[i].flavour == DEVLINK_PORT_FLAVOUR_PCI_VF)
+			devlink_port_attrs_pci_vf_set(port, 0, 0, spec[i].vf, false);
+		else
+			devlink_port_attrs_pci_pf_set(port, 0, 0, false);
+		ret = devl_port_register_with_ops(devlink, port, spec[i].index, spec[i].ops);
+		if (ret)
+			break;
+	}
+	if (!ret)
+		ret = devl_register(devlink);
+	if (ret)
+		edu_dl_ports_unregister(dl, i);
+	devl_unlock(devlink);
+	if (ret) {
+		devlink_free(devlink);
+		return ERR_PTR(ret);
+	}
+	return devlink;
+}
+
+static void edu_dl_destroy(struct devlink *devlink)
+{
+	devl_lock(devlink);
+	devl_unregister(devlink);
+	edu_dl_ports_unregister(devlink_priv(devlink), EDU_DL_NPORTS);
+	devl_unlock(devlink);
+	devlink_free(devlink);
+}
+
 /* ---- vfio_device_ops ---- */
 
 static int edu_init(struct vfio_device *vdev)
@@ -684,7 +836,14 @@ static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev_set_drvdata(&pdev->dev, &e->core);
 	ret = vfio_pci_core_register_device(&e->core);
 	if (ret)
-		vfio_put_device(&e->core.vdev);
+		goto put;
+	e->devlink = edu_dl_create(&pdev->dev);
+	if (!IS_ERR(e->devlink))
+		return 0;
+	ret = PTR_ERR(e->devlink);
+	vfio_pci_core_unregister_device(&e->core);
+put:
+	vfio_put_device(&e->core.vdev);
 	return ret;
 }
 
@@ -692,6 +851,7 @@ static void edu_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
 
+	edu_dl_destroy(container_of(core, struct edu_vdev, core)->devlink);
 	vfio_pci_core_unregister_device(core);
 	vfio_put_device(&core->vdev);
 }
