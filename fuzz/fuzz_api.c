@@ -172,8 +172,16 @@ static void op(struct state *s, struct in *in)
 	case 0: /* map */
 		if (s->mapped[slot])
 			break;
-		ret = iommudirty_tracker_map(s->t, s->mem + (slot % 4) * SLOT * 2, len, iova,
-					     (c & 0x40) ? IOMMUDIRTY_MAP_READ : IOMMUDIRTY_MAP_WRITE);
+		if (c & 0x20) /* with a guest address (a multiple of a slot, or odd) */
+			ret = iommudirty_tracker_map_guest(s->t, s->mem + (slot % 4) * SLOT * 2, len,
+							   iova, (uint64_t)(b >> 4) * SLOT +
+							   (a & 0x10 ? PG / 2 : 0),
+							   (c & 0x40) ? IOMMUDIRTY_MAP_READ
+								      : IOMMUDIRTY_MAP_WRITE);
+		else
+			ret = iommudirty_tracker_map(s->t, s->mem + (slot % 4) * SLOT * 2, len, iova,
+						     (c & 0x40) ? IOMMUDIRTY_MAP_READ
+								: IOMMUDIRTY_MAP_WRITE);
 		if (!ret) {
 			s->mapped[slot] = true;
 			s->maplen[slot] = len;
@@ -210,7 +218,19 @@ static void op(struct state *s, struct in *in)
 			fl |= 1u << (a & 7);
 		if (bytes > sizeof(bm))
 			break;
-		ret = iommudirty_tracker_read(s->t, iova, rl, ps, bm, bytes, fl);
+		if (c & 16) { /* counted: the count is the bitmap's */
+			uint64_t n = UINT64_MAX;
+
+			ret = iommudirty_tracker_read_counted(s->t, iova, rl, ps, bm, bytes, fl, &n);
+			if (!ret && (int64_t)n != iommudirty_bitmap_count(bm, rl / ps)) {
+				fprintf(stderr, "read_counted: %llu, the bitmap has %lld\n",
+					(unsigned long long)n,
+					(long long)iommudirty_bitmap_count(bm, rl / ps));
+				abort();
+			}
+		} else {
+			ret = iommudirty_tracker_read(s->t, iova, rl, ps, bm, bytes, fl);
+		}
 		if (!ret)
 			report(s, iova, rl, ps, bm, !(fl & IOMMUDIRTY_READ_NO_CLEAR), "read");
 		break;
