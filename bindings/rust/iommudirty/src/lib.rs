@@ -39,6 +39,7 @@
 
 mod bitmap;
 mod context;
+mod devlink;
 mod error;
 mod mem;
 #[cfg(feature = "sim")]
@@ -54,10 +55,14 @@ pub use iommudirty_sys;
 
 pub use bitmap::{bitmap_size, DirtyBitmap, Run, Runs};
 pub use context::{Caps, Context, ContextBuilder, Device, DeviceFd, HwInfo, LogLevel};
+pub use devlink::{DevlinkPort, DevlinkTarget, Migratable};
 pub use error::{errno, Error, Result};
 pub use mem::GuestMemory;
 #[cfg(feature = "sim")]
-pub use sim::{Sim, SimDevice, SimDeviceOptions, SimFd, SimIommu, SimIommuOptions, SimOptions, SimStats};
+pub use sim::{
+    Sim, SimDevice, SimDeviceOptions, SimDevlinkFlavour, SimDevlinkPortOptions, SimFd, SimIommu, SimIommuOptions,
+    SimOptions, SimStats,
+};
 pub use tracker::{
     AttachOptions, IovaRange, Prot, ReadMode, SourceInfo, Tracker, TrackerInfo, TrackerOptions,
 };
@@ -98,6 +103,22 @@ impl Reason {
     pub const UNTRACKED_WRITER: Reason = Reason(sys::IOMMUDIRTY_REASON_UNTRACKED_WRITER);
     /// Refused: the tracker takes precise sources only.
     pub const PRECISE_ONLY: Reason = Reason(sys::IOMMUDIRTY_REASON_PRECISE_ONLY);
+    /// devlink `migratable` is off: the hint has the command that turns it on.
+    pub const DEVLINK_MIGRATABLE_OFF: Reason = Reason(sys::IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_OFF);
+    /// The PF's eswitch is not in switchdev mode.
+    pub const DEVLINK_NOT_SWITCHDEV: Reason = Reason(sys::IOMMUDIRTY_REASON_DEVLINK_NOT_SWITCHDEV);
+    /// The port's driver has no migratable operation.
+    pub const DEVLINK_NO_MIGRATABLE_OP: Reason = Reason(sys::IOMMUDIRTY_REASON_DEVLINK_NO_MIGRATABLE_OP);
+    /// No devlink family, or no instance or port reachable.
+    pub const DEVLINK_UNAVAILABLE: Reason = Reason(sys::IOMMUDIRTY_REASON_DEVLINK_UNAVAILABLE);
+    /// The library was built without libnl: devlink cannot be asked.
+    pub const DEVLINK_NO_LIBNL: Reason = Reason(sys::IOMMUDIRTY_REASON_DEVLINK_NO_LIBNL);
+    /// Not a VF (no sysfs `physfn`), or a port that is no VF's.
+    pub const DEVLINK_NOT_A_VF: Reason = Reason(sys::IOMMUDIRTY_REASON_DEVLINK_NOT_A_VF);
+    /// The PF has no PCI_VF port with this VF's number.
+    pub const DEVLINK_NO_PORT: Reason = Reason(sys::IOMMUDIRTY_REASON_DEVLINK_NO_PORT);
+    /// devlink `migratable` is on.
+    pub const DEVLINK_MIGRATABLE_ON: Reason = Reason(sys::IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_ON);
 
     /// The library's one line of text for it.
     pub fn as_str(self) -> &'static str {

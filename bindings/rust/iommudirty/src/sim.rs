@@ -50,6 +50,8 @@ pub struct SimOptions {
     pub type1_compat: bool,
     /// Type1's per-call bitmap limit in bytes; 0: the kernel's 256 MiB.
     pub type1_max_bitmap: u64,
+    /// No devlink generic-netlink family (CONFIG_NET_DEVLINK=n).
+    pub no_devlink: bool,
 }
 
 /// An IOMMU of the sim (the C `struct iommudirty_sim_iommu_opts`).
@@ -109,6 +111,61 @@ pub struct SimStats {
     pub objects: u64,
     /// IO page-table bytes a kernel would hold now.
     pub pt_bytes: u64,
+    /// Netlink sockets open now (contexts' devlink calls).
+    pub nl_socks: u64,
+    /// Netlink requests sent so far.
+    pub nl_requests: u64,
+}
+
+/// A devlink port flavour (the kernel's `DEVLINK_PORT_FLAVOUR_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SimDevlinkFlavour {
+    /// A physical port.
+    Physical,
+    /// A PCI PF's port.
+    PciPf,
+    /// A PCI VF's port: the only flavour with a `migratable` function.
+    #[default]
+    PciVf,
+    /// Another value, passed as is (the sim refuses unknown ones).
+    Other(u32),
+}
+
+impl SimDevlinkFlavour {
+    fn raw(self) -> u32 {
+        match self {
+            SimDevlinkFlavour::Physical => sys::IOMMUDIRTY_SIM_DEVLINK_PHYSICAL,
+            SimDevlinkFlavour::PciPf => sys::IOMMUDIRTY_SIM_DEVLINK_PCI_PF,
+            SimDevlinkFlavour::PciVf => sys::IOMMUDIRTY_SIM_DEVLINK_PCI_VF,
+            SimDevlinkFlavour::Other(v) => v,
+        }
+    }
+}
+
+/// A devlink port of the sim (the C `struct iommudirty_sim_devlink_port_opts`).
+#[derive(Clone, Debug, Default)]
+pub struct SimDevlinkPortOptions {
+    /// The PF: its devlink instance is `pci/<its BDF>`.
+    pub pf: SimDevice,
+    /// The VF the port is for: it becomes the PF's VF number `vf_number`
+    /// (sysfs `physfn` and `virtfn<N>` links). `None`: no VF.
+    pub vf: Option<SimDevice>,
+    /// The port index (unique per PF).
+    pub index: u32,
+    /// The port flavour.
+    pub flavour: SimDevlinkFlavour,
+    /// The VF's number: the PF's `virtfn<N>`, the port's PCI_VF_NUMBER.
+    pub vf_number: u32,
+    /// The port's driver has `port_fn_migratable_get/set`.
+    pub migratable_op: bool,
+    /// Its initial state is on (needs `migratable_op`).
+    pub migratable: bool,
+    /// Register no port: only the PF's devlink instance and the VF's sysfs
+    /// links (a VF whose PF shows no port for it).
+    pub no_port: bool,
+    /// The PF's eswitch is in legacy mode, not switchdev (the last call
+    /// for a PF sets it).
+    pub legacy: bool,
 }
 
 impl Sim {
@@ -126,6 +183,7 @@ impl Sim {
             (opts.no_type1, sys::IOMMUDIRTY_SIM_NO_TYPE1),
             (opts.no_cdev, sys::IOMMUDIRTY_SIM_NO_CDEV),
             (opts.type1_compat, sys::IOMMUDIRTY_SIM_TYPE1_COMPAT),
+            (opts.no_devlink, sys::IOMMUDIRTY_SIM_NO_DEVLINK),
         ] {
             if on {
                 o.flags |= bit;
@@ -209,6 +267,41 @@ impl Sim {
         Ok(s.to_string_lossy().into_owned())
     }
 
+    /// Give device `opts.pf` a devlink instance (`pci/<its BDF>`) and a
+    /// port on it, as a driver's `devl_port_register_with_ops()` would, and
+    /// make `opts.vf` (if any) its VF. The sim's devlink then answers
+    /// [`Context::devlink_migratable`](crate::Context::devlink_migratable)
+    /// and [`Context::set_devlink_migratable`](crate::Context::set_devlink_migratable)
+    /// with the kernel's (6.12) replies, errors and extack messages.
+    /// Errors: `EINVAL` (no such device, `pf == vf`, an emulated device, a
+    /// port index or VF number already used on the PF, `migratable`
+    /// without `migratable_op`, an unknown flavour), `ENOMEM`.
+    pub fn add_devlink_port(&self, opts: &SimDevlinkPortOptions) -> Result<()> {
+        // SAFETY: an options struct.
+        let mut o: sys::iommudirty_sim_devlink_port_opts = unsafe { sys::opts_zeroed() };
+        for (on, bit) in [
+            (opts.migratable_op, sys::IOMMUDIRTY_SIM_DEVLINK_MIGRATABLE_OP),
+            (opts.migratable, sys::IOMMUDIRTY_SIM_DEVLINK_MIGRATABLE),
+            (opts.no_port, sys::IOMMUDIRTY_SIM_DEVLINK_NO_PORT),
+            (opts.legacy, sys::IOMMUDIRTY_SIM_DEVLINK_LEGACY),
+        ] {
+            if on {
+                o.flags |= bit;
+            }
+        }
+        o.pf = opts.pf.0;
+        o.vf = match opts.vf {
+            Some(v) if v.0 < 0 => return Err(Error::from_errno(crate::errno::EINVAL)),
+            Some(v) => v.0,
+            None => -1,
+        };
+        o.index = opts.index;
+        o.flavour = opts.flavour.raw();
+        o.vf_number = opts.vf_number;
+        // SAFETY: o is valid for the call.
+        check(unsafe { sys::iommudirty_sim_add_devlink_port(self.as_ptr(), &o) }).map(drop)
+    }
+
     /// Open the device's VFIO cdev (`/dev/vfio/devices/vfioN`).
     pub fn open_device(&self, dev: SimDevice) -> Result<SimFd> {
         // SAFETY: a live sim.
@@ -264,6 +357,8 @@ impl Sim {
             open_fds: s.open_fds,
             objects: s.objects,
             pt_bytes: s.pt_bytes,
+            nl_socks: s.nl_socks,
+            nl_requests: s.nl_requests,
         })
     }
 }

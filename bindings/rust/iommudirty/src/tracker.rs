@@ -460,6 +460,77 @@ impl Tracker {
         check(sys::iommudirty_tracker_map(self.t(), va.cast(), length, iova, prot.raw())).map(drop)
     }
 
+    /// [`map`](Tracker::map) with the VMM's address for the mapping
+    /// (guest-physical address or RAM offset, in the VMM's own dirty space)
+    /// given in the same step: `mem[offset .. offset + length]` at `iova`,
+    /// whose byte `iova + x` is guest address `gaddr + x` for
+    /// [`read_guest`](Tracker::read_guest).
+    ///
+    /// This is the vIOMMU map path while tracking: unlike `map` followed by
+    /// [`set_guest`](Tracker::set_guest), no read ever sees the new mapping
+    /// without its guest address, so a device write right after the map is
+    /// reported at `gaddr`, never at the IOVA. If the guest later unmaps it
+    /// while tracking is started, what it collected stays owed to the next
+    /// `read_guest` covering it.
+    ///
+    /// The tracker keeps `mem` alive as [`map`](Tracker::map) does.
+    /// Errors: `ERANGE` (the range is not inside `mem`, before any C call),
+    /// `EINVAL` (`gaddr` not a multiple of the IOAS alignment, and `map`'s
+    /// own cases), `EOVERFLOW` (the IOVA or guest range wraps), `EEXIST`,
+    /// `ENOMEM`, or `IOMMU_IOAS_MAP`'s error; on error nothing is mapped.
+    pub fn map_guest(
+        &self,
+        mem: &Arc<GuestMemory>,
+        offset: usize,
+        length: u64,
+        iova: u64,
+        gaddr: u64,
+        prot: Prot,
+    ) -> Result<()> {
+        let len = usize::try_from(length).map_err(|_| Error::from_errno(errno::EINVAL))?;
+        mem.range(offset, len)?;
+        let end = iova.checked_add(length).ok_or(Error::from_errno(errno::EOVERFLOW))?;
+        let mut maps = lock(&self.memory);
+        // SAFETY: as for map: the range is inside mem, which the tracker
+        // keeps alive while the kernel may write it.
+        unsafe { self.map_guest_raw(mem.as_ptr().add(offset), length, iova, gaddr, prot)? };
+        maps.push(Mapping { start: iova, end, mem: mem.clone() });
+        Ok(())
+    }
+
+    /// [`map_raw`](Tracker::map_raw) with the guest address `gaddr` given
+    /// in the same step, as [`map_guest`](Tracker::map_guest) does, for a
+    /// VMM's own guest memory.
+    ///
+    /// # Safety
+    /// As for [`map_raw`](Tracker::map_raw): `[va, va + length)` must stay
+    /// allocated, and not be memory Rust code holds references into, until
+    /// it is unmapped and, if the tracker is dropped first, until the
+    /// context is gone.
+    pub unsafe fn map_guest_raw(&self, va: *mut u8, length: u64, iova: u64, gaddr: u64, prot: Prot) -> Result<()> {
+        // A NULL va without ADOPT is the C call's EINVAL.
+        check(sys::iommudirty_tracker_map_guest(self.t(), va.cast(), length, iova, gaddr, prot.raw())).map(drop)
+    }
+
+    /// [`adopt_mapping`](Tracker::adopt_mapping) with the guest address
+    /// `gaddr` given in the same step (`IOMMUDIRTY_MAP_ADOPT`): declare
+    /// `[iova, iova + length)`, a mapping the VMM made itself in the IOAS,
+    /// as guest addresses `[gaddr, gaddr + length)` for
+    /// [`read_guest`](Tracker::read_guest). No kernel call; the memory is
+    /// the VMM's, so the tracker keeps nothing alive for it (the VMM must
+    /// keep it mapped and allocated until it unmaps it and calls
+    /// [`forget_mapping`](Tracker::forget_mapping)).
+    /// Errors: `EINVAL` (`gaddr` not a multiple of the IOAS alignment, the
+    /// adopt cases of `adopt_mapping`), `EOVERFLOW`, `EEXIST`, `ENOMEM`;
+    /// on error nothing is declared.
+    pub fn adopt_mapping_guest(&self, iova: u64, length: u64, gaddr: u64) -> Result<()> {
+        // SAFETY: a live tracker; NULL va with ADOPT alone is the declare form.
+        check(unsafe {
+            sys::iommudirty_tracker_map_guest(self.t(), std::ptr::null_mut(), length, iova, gaddr, sys::IOMMUDIRTY_MAP_ADOPT)
+        })
+        .map(drop)
+    }
+
     fn forget_memory(&self, iova: u64, length: u64) {
         let end = iova.saturating_add(length);
         lock(&self.memory).retain(|m| !(m.start >= iova && m.end <= end));
@@ -488,7 +559,9 @@ impl Tracker {
 
     /// Give the mappings inside `[iova, iova + length)` the VMM's address
     /// `gaddr` (guest-physical address or RAM offset) for
-    /// [`read_guest`](Tracker::read_guest).
+    /// [`read_guest`](Tracker::read_guest). Until then their guest
+    /// address is their IOVA: for a mapping made while tracking, use
+    /// [`map_guest`](Tracker::map_guest), which leaves no such window.
     pub fn set_guest(&self, iova: u64, length: u64, gaddr: u64) -> Result<()> {
         // SAFETY: a live tracker.
         check(unsafe { sys::iommudirty_tracker_set_guest(self.t(), iova, length, gaddr) }).map(drop)

@@ -457,3 +457,338 @@ fn version_and_decoder() {
     assert!(c.reasons.contains(&Reason::KERNEL_NO_CAP), "{:?}", c.reasons);
     assert_eq!(Vendor::INTEL_VTD.to_string(), "Intel VT-d");
 }
+
+// --- map_guest: the vIOMMU map path ---------------------------------------
+
+#[test]
+fn map_guest_reports_device_writes_at_the_guest_page() {
+    let h = host(1);
+    let t = Tracker::new(&h.ctx).unwrap();
+    t.attach(&h.dev[0]).unwrap();
+    t.start().unwrap();
+    let mem = Arc::new(GuestMemory::new(MIB as usize, PG as usize).unwrap());
+    // While tracking (a vIOMMU MAP): IOVA 8 MiB .. +256 KiB is guest RAM at
+    // 40 MiB, backed by mem[64 KiB ..].
+    let (iova, gaddr, off) = (8 * MIB, 40 * MIB, 64 * 1024usize);
+    t.map_guest(&mem, off, 64 * PG, iova, gaddr, Prot::ReadWrite).unwrap();
+    assert_eq!(Arc::strong_count(&mem), 2); // the tracker keeps it
+    h.sim.dma_write(h.sdev[0], iova + 5 * PG + 7, b"vIOMMU").unwrap();
+    // The bytes are in the memory backing that IOVA.
+    let mut buf = [0u8; 6];
+    mem.read(off + 5 * PG as usize + 7, &mut buf).unwrap();
+    assert_eq!(&buf, b"vIOMMU");
+    // Reported at guest page 5 of the window at gaddr, and nowhere else
+    // in guest space: not at the IOVA taken as a guest address.
+    let g = t.read_guest(gaddr, MIB, PG, ReadMode::NoClear).unwrap();
+    assert_eq!(runs(&g), vec![(5, 1)]);
+    assert_eq!(g.ranges().collect::<Vec<_>>(), vec![(gaddr + 5 * PG, PG)]);
+    assert_eq!(t.read_guest(iova, MIB, PG, ReadMode::NoClear).unwrap().count(), 0);
+    assert_eq!(t.read_guest(0, 64 * MIB, PG, ReadMode::NoClear).unwrap().count(), 1);
+    // IOVA-space reads still see it at the IOVA.
+    assert_eq!(runs(&t.read(iova, 64 * PG, PG, ReadMode::NoClear).unwrap()), vec![(5, 1)]);
+    assert_eq!(runs(&t.read_guest(gaddr, MIB, PG, ReadMode::Clear).unwrap()), vec![(5, 1)]);
+    assert_eq!(t.read_guest(gaddr, MIB, PG, ReadMode::Clear).unwrap().count(), 0);
+
+    // The guest unmaps (a vIOMMU invalidation) after a write: what the
+    // mapping collected is kept in guest space, and the memory released.
+    h.sim.dma_touch(h.sdev[0], iova + 9 * PG, 1).unwrap();
+    t.unmap(iova, 64 * PG).unwrap();
+    assert_eq!(Arc::strong_count(&mem), 1);
+    assert_eq!(h.sim.dma_touch(h.sdev[0], iova, 1).unwrap_err().errno(), EFAULT);
+    assert_eq!(runs(&t.read_guest(gaddr, MIB, PG, ReadMode::Clear).unwrap()), vec![(9, 1)]);
+
+    // And remaps the same IOVA onto other guest RAM (at 48 MiB + 16 pages).
+    let g2 = 48 * MIB + 16 * PG;
+    t.map_guest(&mem, 0, 16 * PG, iova, g2, Prot::Write).unwrap();
+    h.sim.dma_touch(h.sdev[0], iova + 3 * PG, 1).unwrap();
+    let g = t.read_guest(48 * MIB, MIB, PG, ReadMode::Clear).unwrap();
+    assert_eq!(runs(&g), vec![(19, 1)]);
+    assert_eq!(t.read_guest(gaddr, MIB, PG, ReadMode::Clear).unwrap().count(), 0);
+}
+
+#[test]
+fn map_guest_bad_input_maps_nothing() {
+    let h = host(1);
+    let t = Tracker::new(&h.ctx).unwrap();
+    t.attach(&h.dev[0]).unwrap();
+    t.start().unwrap();
+    let mem = Arc::new(GuestMemory::new(MIB as usize, PG as usize).unwrap());
+    t.map_guest(&mem, 0, 16 * PG, 2 * MIB, 16 * MIB, Prot::ReadWrite).unwrap();
+    let e = |r: Result<()>| r.unwrap_err().errno();
+    // Guest address not a multiple of the IOAS alignment.
+    assert_eq!(e(t.map_guest(&mem, 0, PG, 3 * MIB, 16 * MIB + 1, Prot::Write)), EINVAL);
+    // Guest range past 2^64; IOVA range past 2^64.
+    assert_eq!(e(t.map_guest(&mem, 0, 2 * PG, 3 * MIB, u64::MAX - PG + 1, Prot::Write)), EOVERFLOW);
+    assert_eq!(e(t.map_guest(&mem, 0, 2 * PG, u64::MAX - PG + 1, 0, Prot::Write)), EOVERFLOW);
+    // Overlapping IOVA; misaligned IOVA; outside the GuestMemory.
+    assert_eq!(e(t.map_guest(&mem, 0, PG, 2 * MIB + PG, 20 * MIB, Prot::Write)), EEXIST);
+    assert_eq!(e(t.map_guest(&mem, 0, PG, 3 * MIB + 8, 20 * MIB, Prot::Write)), EINVAL);
+    assert_eq!(e(t.map_guest(&mem, MIB as usize - PG as usize, 2 * PG, 3 * MIB, 20 * MIB, Prot::Write)), ERANGE);
+    // A NULL va without ADOPT.
+    assert_eq!(e(unsafe { t.map_guest_raw(std::ptr::null_mut(), PG, 3 * MIB, 20 * MIB, Prot::Write) }), EINVAL);
+    // The adopt form: misaligned guest address, empty, overlapping.
+    assert_eq!(e(t.adopt_mapping_guest(3 * MIB, PG, 20 * MIB + 8)), EINVAL);
+    assert_eq!(e(t.adopt_mapping_guest(3 * MIB, 0, 20 * MIB)), EINVAL);
+    assert_eq!(e(t.adopt_mapping_guest(2 * MIB, PG, 20 * MIB)), EEXIST);
+    // None of them mapped anything or kept the memory.
+    assert_eq!(h.sim.dma_touch(h.sdev[0], 3 * MIB, 1).unwrap_err().errno(), EFAULT);
+    assert_eq!(Arc::strong_count(&mem), 2);
+    assert_eq!(t.forget_mapping(3 * MIB, PG).unwrap_err().errno(), ENOENT);
+    // The good mapping is untouched.
+    h.sim.dma_touch(h.sdev[0], 2 * MIB + PG, 1).unwrap();
+    assert_eq!(runs(&t.read_guest(16 * MIB, MIB, PG, ReadMode::Clear).unwrap()), vec![(1, 1)]);
+}
+
+// The VMM's own raw iommufd calls (the kernel's uAPI: iommufd ioctls are
+// _IO(';', nr) and the struct's first u32 is its size).
+const IOMMU_IOAS_ALLOC: core::ffi::c_ulong = (b';' as core::ffi::c_ulong) << 8 | 0x81;
+const IOMMU_IOAS_MAP: core::ffi::c_ulong = (b';' as core::ffi::c_ulong) << 8 | 0x85;
+
+#[repr(C)]
+#[derive(Default)]
+struct IoasAlloc {
+    size: u32,
+    flags: u32,
+    out_ioas_id: u32,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct IoasMap {
+    size: u32,
+    flags: u32,
+    ioas_id: u32,
+    reserved: u32,
+    user_va: u64,
+    length: u64,
+    iova: u64,
+}
+
+#[test]
+fn adopt_mapping_guest_declares_a_vmm_mapping() {
+    let h = host(1);
+    let fd = h.ctx.iommufd().unwrap();
+    let ioctl = |req, arg: *mut core::ffi::c_void| unsafe {
+        iommudirty_sys::iommudirty_sim_ioctl(h.sim.as_ptr(), fd, req, arg)
+    };
+    // The VMM's IOAS, adopted by the tracker.
+    let mut a = IoasAlloc { size: std::mem::size_of::<IoasAlloc>() as u32, ..Default::default() };
+    assert_eq!(ioctl(IOMMU_IOAS_ALLOC, &mut a as *mut IoasAlloc as *mut _), 0);
+    let t = TrackerOptions::new().adopt_ioas(a.out_ioas_id).build(&h.ctx).unwrap();
+    assert_eq!(t.ioas_id(), a.out_ioas_id);
+    t.attach(&h.dev[0]).unwrap();
+    t.start().unwrap();
+    // The VMM maps its RAM itself (IOVA 4 MiB, 32 pages), then declares it
+    // with its guest address, 1 GiB + 8 pages, in one step: no kernel call.
+    let ram = GuestMemory::new((32 * PG) as usize, PG as usize).unwrap();
+    let mut m = IoasMap {
+        size: std::mem::size_of::<IoasMap>() as u32,
+        flags: 1 | 2 | 4, // FIXED_IOVA | WRITEABLE | READABLE
+        ioas_id: a.out_ioas_id,
+        user_va: ram.as_ptr() as u64,
+        length: 32 * PG,
+        iova: 4 * MIB,
+        ..Default::default()
+    };
+    assert_eq!(ioctl(IOMMU_IOAS_MAP, &mut m as *mut IoasMap as *mut _), 0);
+    let before = h.sim.stats().unwrap().ioctls;
+    let gaddr = (1 << 30) + 8 * PG;
+    t.adopt_mapping_guest(4 * MIB, 32 * PG, gaddr).unwrap();
+    assert_eq!(h.sim.stats().unwrap().ioctls, before);
+    // A device write at IOVA page 2 is guest page 8 + 2 of the GiB.
+    h.sim.dma_write(h.sdev[0], 4 * MIB + 2 * PG, b"x").unwrap();
+    let mut b = [0u8; 1];
+    ram.read(2 * PG as usize, &mut b).unwrap();
+    assert_eq!(&b, b"x");
+    let g = t.read_guest(1 << 30, MIB, PG, ReadMode::Clear).unwrap();
+    assert_eq!(runs(&g), vec![(10, 1)]);
+    assert_eq!(t.read_guest(4 * MIB, MIB, PG, ReadMode::Clear).unwrap().count(), 0);
+    // Declared, so it cannot be declared twice; forgettable as adopted.
+    assert_eq!(t.adopt_mapping_guest(4 * MIB, 32 * PG, gaddr).unwrap_err().errno(), EEXIST);
+    t.forget_mapping(4 * MIB, 32 * PG).unwrap();
+    // The IOAS and its mapping are the VMM's: they go with the iommufd,
+    // and only then may the RAM go.
+    drop(t);
+    let Host { sim, ctx, dev, .. } = h;
+    drop(dev);
+    drop(ctx);
+    assert_eq!(sim.stats().unwrap().open_fds, 0);
+    drop(ram);
+}
+
+// --- devlink `migratable` -----------------------------------------------------
+
+/// A sim with, as tests/unit/test_devlink.c: a PF with a PHYSICAL port 0
+/// (op), VF0 on port 1 (op, off), VF1 on port 2 (no op), a plain device.
+struct Devlink {
+    sim: Sim,
+    ctx: Context,
+    pf: String,
+    vf0: String,
+    vf1: String,
+    plain: String,
+}
+
+const PF: SimDevice = SimDevice(0);
+const VF0: SimDevice = SimDevice(1);
+const VF1: SimDevice = SimDevice(2);
+
+fn devlink_sim(opts: &SimOptions) -> Devlink {
+    let sim = Sim::with_options(opts).unwrap();
+    let iommu = sim.add_iommu().unwrap();
+    for i in 0..4 {
+        assert_eq!(sim.add_device(iommu).unwrap(), SimDevice(i));
+    }
+    let port = |vf, index, flavour, vf_number, op| SimDevlinkPortOptions {
+        pf: PF,
+        vf,
+        index,
+        flavour,
+        vf_number,
+        migratable_op: op,
+        ..Default::default()
+    };
+    sim.add_devlink_port(&port(None, 0, SimDevlinkFlavour::Physical, 0, true)).unwrap();
+    sim.add_devlink_port(&port(Some(VF0), 1, SimDevlinkFlavour::PciVf, 0, true)).unwrap();
+    sim.add_devlink_port(&port(Some(VF1), 2, SimDevlinkFlavour::PciVf, 1, false)).unwrap();
+    let ctx = Context::builder().sim(&sim).build().unwrap();
+    let bdf = |d| sim.device_bdf(d).unwrap();
+    Devlink { pf: bdf(PF), vf0: bdf(VF0), vf1: bdf(VF1), plain: bdf(SimDevice(3)), sim, ctx }
+}
+
+/// A library built without libnl answers NO_LIBNL to everything: check
+/// that answer and tell the caller to skip the rest.
+fn no_libnl(d: &Devlink) -> bool {
+    let m = d.ctx.devlink_migratable(&d.vf0).unwrap();
+    if m.reason != Reason::DEVLINK_NO_LIBNL {
+        return false;
+    }
+    assert_eq!(m.state, None);
+    assert_eq!(d.ctx.set_devlink_migratable(&d.vf0, true).unwrap_err().errno(), EOPNOTSUPP);
+    eprintln!("libiommudirty built without libnl: devlink answers checked, the rest skipped");
+    true
+}
+
+#[test]
+fn devlink_off_then_set_on_then_query_on() {
+    let d = devlink_sim(&SimOptions::default());
+    if no_libnl(&d) {
+        return;
+    }
+    let port = DevlinkPort::pci(d.pf.clone(), 1);
+    // Off, found by the VF's PCI name, with the command that turns it on.
+    let m = d.ctx.devlink_migratable(&d.vf0).unwrap();
+    assert_eq!(m.state, Some(false));
+    assert_eq!(m.reason, Reason::DEVLINK_MIGRATABLE_OFF);
+    assert_eq!(m.port.as_ref(), Some(&port));
+    assert_eq!(m.hint, format!("devlink port function set pci/{}/1 migratable enable", d.pf));
+    assert_eq!(m.message, "");
+    assert_eq!(port.to_string(), format!("pci/{}/1", d.pf));
+    // Set on: the report is a query made afterwards.
+    let m = d.ctx.set_devlink_migratable(d.vf0.as_str(), true).unwrap();
+    assert_eq!((m.state, m.reason), (Some(true), Reason::DEVLINK_MIGRATABLE_ON));
+    assert_eq!(m.hint, "");
+    // A fresh query says on, by name and by the explicit port.
+    let m = d.ctx.devlink_migratable(&d.vf0).unwrap();
+    assert_eq!((m.state, m.reason), (Some(true), Reason::DEVLINK_MIGRATABLE_ON));
+    assert_eq!(d.ctx.devlink_migratable(&port).unwrap().state, Some(true));
+    // The other VF's port is untouched.
+    assert_eq!(d.ctx.devlink_migratable(&d.vf1).unwrap().state, None);
+    // Off again, through the port.
+    let (r, m) = d.ctx.set_devlink_migratable_with_info(&port, false);
+    r.unwrap();
+    assert_eq!((m.state, m.reason), (Some(false), Reason::DEVLINK_MIGRATABLE_OFF));
+    assert_eq!(d.ctx.devlink_migratable(&d.vf0).unwrap().state, Some(false));
+    // Every netlink socket closed.
+    let st = d.sim.stats().unwrap();
+    assert!(st.nl_requests >= 4, "{st:?}");
+    assert_eq!(st.nl_socks, 0);
+}
+
+#[test]
+fn devlink_refusals_carry_the_kernels_message() {
+    let d = devlink_sim(&SimOptions::default());
+    if no_libnl(&d) {
+        return;
+    }
+    // VF1's port driver has no migratable operation.
+    let m = d.ctx.devlink_migratable(&d.vf1).unwrap();
+    assert_eq!((m.state, m.reason), (None, Reason::DEVLINK_NO_MIGRATABLE_OP));
+    assert_eq!(m.port, Some(DevlinkPort::pci(d.pf.clone(), 2)));
+    let e = d.ctx.set_devlink_migratable(&d.vf1, true).unwrap_err();
+    assert_eq!(e.errno(), EOPNOTSUPP);
+    let (r, m) = d.ctx.set_devlink_migratable_with_info(&d.vf1, true);
+    assert_eq!(r.unwrap_err().errno(), EOPNOTSUPP);
+    assert_eq!(m.message, "Port doesn't support migratable function attribute");
+    assert_eq!((m.state, m.reason), (None, Reason::DEVLINK_NO_MIGRATABLE_OP));
+    // A PHYSICAL port whose driver has the op: VFs only.
+    let phys = DevlinkPort::pci(d.pf.clone(), 0);
+    assert_eq!(d.ctx.devlink_migratable(&phys).unwrap().reason, Reason::DEVLINK_NOT_A_VF);
+    let (r, m) = d.ctx.set_devlink_migratable_with_info(&phys, true);
+    assert_eq!(r.unwrap_err().errno(), EOPNOTSUPP);
+    assert_eq!(m.message, "migratable function attribute supported for VFs only");
+    assert_eq!(m.port, Some(phys));
+    // No such port: the kernel's ENODEV; the query says unavailable.
+    let none = DevlinkPort::pci(d.pf.clone(), 99);
+    assert_eq!(d.ctx.devlink_migratable(&none).unwrap().reason, Reason::DEVLINK_UNAVAILABLE);
+    assert_eq!(d.ctx.set_devlink_migratable(&none, true).unwrap_err().errno(), ENODEV);
+    // Not a VF: a fact, no error; setting it is ENODEV.
+    let m = d.ctx.devlink_migratable(&d.plain).unwrap();
+    assert_eq!((m.state, m.reason, m.port), (None, Reason::DEVLINK_NOT_A_VF, None));
+    assert_eq!(d.ctx.set_devlink_migratable(&d.plain, true).unwrap_err().errno(), ENODEV);
+    // VF0 was never changed by any of it.
+    assert_eq!(d.ctx.devlink_migratable(&d.vf0).unwrap().state, Some(false));
+    assert!(!Reason::DEVLINK_NO_MIGRATABLE_OP.to_string().is_empty());
+}
+
+#[test]
+fn devlink_without_a_devlink_family() {
+    let d = devlink_sim(&SimOptions { no_devlink: true, ..Default::default() });
+    if no_libnl(&d) {
+        return;
+    }
+    let m = d.ctx.devlink_migratable(&d.vf0).unwrap();
+    assert_eq!((m.state, m.reason), (None, Reason::DEVLINK_UNAVAILABLE));
+    let (r, m) = d.ctx.set_devlink_migratable_with_info(&d.vf0, true);
+    assert_eq!(r.unwrap_err().errno(), ENOENT);
+    assert_eq!(m.reason, Reason::DEVLINK_UNAVAILABLE);
+}
+
+#[test]
+fn devlink_bad_input_sends_nothing() {
+    let d = devlink_sim(&SimOptions::default());
+    let before = d.sim.stats().unwrap().nl_requests;
+    for bdf in ["", "0000:00:02", "0000:00:02.8", "000:00:02.0", "../0000:00:02.0", "zzzz:00:02.0", "0000:00\0:02.0"] {
+        assert_eq!(d.ctx.devlink_migratable(bdf).unwrap_err().errno(), EINVAL, "{bdf:?}");
+        let (r, m) = d.ctx.set_devlink_migratable_with_info(bdf, true);
+        assert_eq!(r.unwrap_err().errno(), EINVAL, "{bdf:?}");
+        // Nothing asked: nothing known.
+        assert_eq!((m.state, m.reason, m.port), (None, Reason::NONE, None));
+    }
+    let bad_ports = [
+        DevlinkPort { bus: String::new(), ..DevlinkPort::pci(d.pf.clone(), 1) },
+        DevlinkPort::pci("", 1),
+        DevlinkPort::pci("a/b", 1),
+        DevlinkPort::pci("a".repeat(64), 1),        // no room for the NUL
+        DevlinkPort::pci(format!("{}\0", d.pf), 1), // a NUL inside
+        DevlinkPort { bus: "p".repeat(16), ..DevlinkPort::pci(d.pf.clone(), 1) },
+    ];
+    for p in &bad_ports {
+        assert_eq!(d.ctx.devlink_migratable(p).unwrap_err().errno(), EINVAL, "{p:?}");
+        assert_eq!(d.ctx.set_devlink_migratable(p, false).unwrap_err().errno(), EINVAL, "{p:?}");
+    }
+    assert_eq!(d.sim.stats().unwrap().nl_requests, before);
+
+    // The sim refuses bad ports too.
+    let o = SimDevlinkPortOptions { pf: PF, index: 0, flavour: SimDevlinkFlavour::PciPf, ..Default::default() };
+    let e = |o: &SimDevlinkPortOptions| d.sim.add_devlink_port(o).unwrap_err().errno();
+    assert_eq!(e(&o), EINVAL); // index 0 already used on the PF
+    assert_eq!(e(&SimDevlinkPortOptions { index: 9, migratable: true, ..o.clone() }), EINVAL); // state without op
+    assert_eq!(e(&SimDevlinkPortOptions { index: 9, flavour: SimDevlinkFlavour::Other(7), ..o.clone() }), EINVAL);
+    assert_eq!(e(&SimDevlinkPortOptions { index: 9, vf: Some(VF0), ..o.clone() }), EINVAL); // already a VF
+    assert_eq!(e(&SimDevlinkPortOptions { index: 9, vf: Some(PF), ..o.clone() }), EINVAL); // pf == vf
+    assert_eq!(e(&SimDevlinkPortOptions { index: 9, pf: SimDevice(4), ..o.clone() }), EINVAL); // no such device
+    assert_eq!(e(&SimDevlinkPortOptions { index: 9, vf: Some(SimDevice(-2)), ..o.clone() }), EINVAL);
+    // A good one still goes in after all that.
+    d.sim.add_devlink_port(&SimDevlinkPortOptions { index: 9, ..o }).unwrap();
+}
