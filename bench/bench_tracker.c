@@ -202,10 +202,46 @@ static int seam_ioctl(void *priv, int fd, unsigned long req, void *arg)
 	return KERN(iommudirty_sys_sim.ioctl(priv, fd, req, arg));
 }
 
+static int seam_readlink(void *priv, const char *path, char *buf, size_t len)
+{
+	return KERN(iommudirty_sys_sim.readlink(priv, path, buf, len));
+}
+
+static int seam_dir_entry(void *priv, const char *path, unsigned int index, char *buf,
+			  size_t len)
+{
+	return KERN(iommudirty_sys_sim.dir_entry(priv, path, index, buf, len));
+}
+
+static int seam_nl_open(void *priv, void **sock)
+{
+	return KERN(iommudirty_sys_sim.nl_open(priv, sock));
+}
+
+static void seam_nl_close(void *priv, void *sock)
+{
+	enum dom saved = cur_dom;
+
+	cur_dom = DOM_KERNEL;
+	iommudirty_sys_sim.nl_close(priv, sock);
+	cur_dom = saved;
+}
+
+static int seam_fd_pci_address(void *priv, int fd, char *buf, size_t len)
+{
+	return KERN(iommudirty_sys_sim.fd_pci_address(priv, fd, buf, len));
+}
+
+/* Every op of the seam: the library may use any of them. */
 static const struct iommudirty_sys_ops seam_ops = {
 	.open = seam_open,
 	.close = seam_close,
 	.ioctl = seam_ioctl,
+	.readlink = seam_readlink,
+	.dir_entry = seam_dir_entry,
+	.nl_open = seam_nl_open,
+	.nl_close = seam_nl_close,
+	.fd_pci_address = seam_fd_pci_address,
 };
 
 /* ---- setup -------------------------------------------------------------- */
