@@ -27,4 +27,17 @@ int bitmap_runs_with(enum bitmap_runs_impl impl, const uint64_t *bitmap,
 		     uint64_t nbits, uint64_t *pos, struct iommudirty_run *runs,
 		     size_t n);
 
+/* The builds of iommudirty_bitmap_count()'s word loop, likewise. */
+enum bitmap_count_impl {
+	BITMAP_COUNT_GENERIC,   /* __builtin_popcountll as the target has it */
+	BITMAP_COUNT_X86_POPCNT,
+	BITMAP_COUNT_X86_AVX512, /* AVX-512 BW nibble table, a cache line a step */
+	BITMAP_COUNT_NR_IMPL,
+};
+
+/* Set bits in nwords whole words with the given build; -1 (as UINT64_MAX)
+ * if this build and CPU cannot run it. */
+uint64_t bitmap_count_words_with(enum bitmap_count_impl impl, const uint64_t *map,
+				 uint64_t nwords);
+
 #endif

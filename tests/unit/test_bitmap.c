@@ -18,6 +18,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bitmap.h"
+
 #include <cmocka.h>
 
 #include "internal.h"
@@ -580,6 +582,17 @@ static void test_count_random(void **state)
 				want += ref_get(g.w, i);
 			assert_int_equal(iommudirty_bitmap_count(g.w, nbits),
 					 want);
+			/* Each build of the word loop the CPU can run. */
+			for (int impl = 0; impl < BITMAP_COUNT_NR_IMPL; impl++) {
+				uint64_t w = 0, got;
+
+				for (i = 0; i < nbits / 64 * 64; i++)
+					w += ref_get(g.w, i);
+				got = bitmap_count_words_with((enum bitmap_count_impl)impl,
+							      g.w, nbits / 64);
+				if (got != UINT64_MAX || impl == BITMAP_COUNT_GENERIC)
+					assert_int_equal(got, w);
+			}
 			gbuf_free(&g);
 		}
 	}

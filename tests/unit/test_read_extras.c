@@ -54,12 +54,12 @@ static void test_read_counted(void **state)
 	fx_fini(&f);
 }
 
-/* Counted reads go in windows of 2^21 caller pages: the bitmap and the
+/* Counted reads go in windows of 2^22 caller pages: the bitmap and the
  * count must be those of one read, across window edges, with a hole and
  * with a second (device-log) source. */
 static void test_read_counted_across_windows(void **state)
 {
-	const uint64_t len = 20 * GiB, W = 1ull << 21;
+	const uint64_t len = 40 * GiB, W = 1ull << 22;
 	static const struct iommudirty_sim_device_opts logging = {
 		.sz = sizeof(logging), .flags = IOMMUDIRTY_SIM_DEV_DMA_LOGGING,
 	};
@@ -83,7 +83,7 @@ static void test_read_counted_across_windows(void **state)
 	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[1]), 0);
 	/* A hole of 1 GiB across the second window edge's neighbourhood. */
 	assert_int_equal(iommudirty_tracker_map(f.t, va, 9 * GiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
-	assert_int_equal(iommudirty_tracker_map(f.t, (uint8_t *)va + 10 * GiB, 10 * GiB, 10 * GiB,
+	assert_int_equal(iommudirty_tracker_map(f.t, (uint8_t *)va + 10 * GiB, 30 * GiB, 10 * GiB,
 						IOMMUDIRTY_MAP_WRITE), 0);
 	assert_int_equal(iommudirty_tracker_start(f.t), 0);
 	for (int round = 0; round < 2; round++) {
@@ -116,7 +116,7 @@ static void test_read_counted_across_windows(void **state)
 		assert_int_equal(n, 0);
 		assert_int_equal(iommudirty_bitmap_count(m, nbits), 0);
 	}
-	/* At 2 MiB caller pages (windows of 4 TiB: one window). */
+	/* At 2 MiB caller pages (windows of 8 TiB: one window). */
 	assert_int_equal(fx_write(&f, 0, 0, 1), 0);
 	assert_int_equal(fx_write(&f, 1, 19 * GiB, 1), 0);
 	assert_int_equal(iommudirty_tracker_read_counted(f.t, 0, len, 2 * MiB, m, nbits / 8, 0,
