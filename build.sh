@@ -125,6 +125,8 @@ test)
 		bash "$top/bindings/rust/test.sh" "$top/build/gcc"
 	run_check "Debian packages (dpkg-buildpackage, lintian, a consumer of the -dev package)" \
 		env DEB_BUILD_OPTIONS=nocheck bash "$top/tests/debian/check.sh"
+	run_check "the kernel runner's own verdicts (environment vs test failures)" \
+		bash "$top/tests/kernel/run" --self-test
 	if [ "${IOMMUDIRTY_SKIP_KERNEL:-0}" != 1 ]; then
 		echo "== real Linux kernel in a QEMU guest (tests/kernel/run)"
 		set +e
