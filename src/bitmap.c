@@ -584,6 +584,97 @@ static size_t walk_runs_x86_bmi(const uint64_t *restrict bitmap, uint64_t nbits,
  * permutex2var, lanes 8..15 are the second source. */
 #define SLOT_IDX(j) ((j) / 3 + ((j) % 3 == 1 ? 8 : 0))
 
+/*
+ * A block of eight words with VBMI2, when each word has at most three
+ * edges: the same lowest three of each word, but as 16-bit positions in
+ * the block (0..511), packed three to a word's u64 lane and put in slot
+ * order by one vpermw, so that one 16-bit compress (not three 64-bit ones:
+ * a compress is the costly instruction here) leaves the block's edges in
+ * order; each eight of them are spread to u64 lanes by a vpermw, the
+ * block's base added, and stored under a mask of the slots that exist (no
+ * slack: this runs up to the last slot of the caller's array).
+ */
+enum { BLOCK_BY_WORDS, BLOCK_DONE, BLOCK_FULL };
+
+/* u16 lane j (0..23) of the packed vector: edge j % 3 of word j / 3, which
+ * is u16 lane j % 3 of the word's u64 lane. */
+#define PK(j) (4 * ((j) / 3) + (j) % 3)
+static const uint16_t block_pack_idx[32] __attribute__((aligned(64))) = {
+	PK(0), PK(1), PK(2), PK(3), PK(4), PK(5), PK(6), PK(7), PK(8), PK(9),
+	PK(10), PK(11), PK(12), PK(13), PK(14), PK(15), PK(16), PK(17), PK(18),
+	PK(19), PK(20), PK(21), PK(22), PK(23),
+};
+#undef PK
+/* u16 lane j (0..23): what LOWEST_AT leaves where word j / 3 has no edge
+ * j % 3, 64 * (j / 3) - 1 (never an edge of that word). */
+#define NE(j) ((uint16_t)(64 * ((j) / 3) - 1))
+static const uint16_t block_no_edge[32] __attribute__((aligned(64))) = {
+	NE(0), NE(1), NE(2), NE(3), NE(4), NE(5), NE(6), NE(7), NE(8), NE(9),
+	NE(10), NE(11), NE(12), NE(13), NE(14), NE(15), NE(16), NE(17), NE(18),
+	NE(19), NE(20), NE(21), NE(22), NE(23),
+};
+#undef NE
+
+__attribute__((target(VBMI2_TARGET ",avx512cd")))
+static inline int put_block_vbmi2(struct edge_out *o, const uint64_t *q,
+				  uint64_t prev, uint64_t base)
+{
+	const __m512i one = _mm512_set1_epi64(1);
+	const __m512i lane_top = _mm512_set_epi64(7 * 64 + 63, 6 * 64 + 63, 5 * 64 + 63,
+						  4 * 64 + 63, 3 * 64 + 63, 2 * 64 + 63,
+						  64 + 63, 63);
+	/* The low u16 of each u64 lane. */
+	const __mmask32 low_u16 = 0x11111111u;
+	__m512i v = _mm512_loadu_si512(q);
+	__m512i below = _mm512_alignr_epi64(v, _mm512_set1_epi64((long long)prev), 7);
+	__m512i ev = _mm512_xor_si512(v, _mm512_or_si512(_mm512_slli_epi64(v, 1),
+							 _mm512_srli_epi64(below, 63)));
+	__m512i e1 = _mm512_and_si512(ev, _mm512_sub_epi64(ev, one));
+	__m512i e2 = _mm512_and_si512(e1, _mm512_sub_epi64(e1, one));
+	__m512i e3 = _mm512_and_si512(e2, _mm512_sub_epi64(e2, one));
+	__m512i p0, p1, p2, packed, at, b;
+	uint32_t valid, m;
+	size_t cnt, lim;
+	uint64_t *d;
+
+	if (_mm512_test_epi64_mask(e3, e3))
+		return BLOCK_BY_WORDS;
+	/* Edge i of each word, from the block's bit 0: 63 - lzcnt(lowest
+	 * bit) in the word. A word without edge i gets 64 * lane - 1 there
+	 * (block_no_edge), -1 in lane 0, whose bits reach the u16 lanes
+	 * above it: only edges above i, missing too, are overwritten, with
+	 * 0xffff, the same mark. The compress keeps the other slots. */
+#define LOWEST_AT(x) _mm512_sub_epi64(lane_top, _mm512_lzcnt_epi64(_mm512_and_si512( \
+		(x), _mm512_sub_epi64(_mm512_setzero_si512(), (x)))))
+	p0 = LOWEST_AT(ev);
+	p1 = LOWEST_AT(e1);
+	p2 = LOWEST_AT(e2);
+#undef LOWEST_AT
+	/* p0 | p1 << 16 | p2 << 32 */
+	packed = _mm512_ternarylogic_epi64(p0, _mm512_slli_epi64(p1, 16),
+					   _mm512_slli_epi64(p2, 32), 0xfe);
+	packed = _mm512_permutexvar_epi16(_mm512_load_si512(block_pack_idx), packed);
+	valid = _mm512_mask_cmpneq_epi16_mask(0xffffff, packed,
+					      _mm512_load_si512(block_no_edge));
+	cnt = (size_t)__builtin_popcount(valid);
+	at = _mm512_maskz_compress_epi16(valid, packed);
+
+	lim = MIN(cnt, o->cap - o->k);
+	m = _bzhi_u32(~0u, (unsigned int)lim);
+	b = _mm512_set1_epi64((long long)base);
+	d = o->edge + o->k;
+#define SPREAD_STORE(j) _mm512_mask_storeu_epi64(d + 8 * (j),                \
+		(__mmask8)(m >> (8 * (j))), _mm512_add_epi64(b,               \
+		_mm512_maskz_permutexvar_epi16(low_u16, SPREAD_IDX(j), at)))
+	SPREAD_STORE(0);
+	SPREAD_STORE(1);
+	if (lim > 16)
+		SPREAD_STORE(2);
+#undef SPREAD_STORE
+	o->k += lim;
+	return o->k < o->cap ? BLOCK_DONE : BLOCK_FULL;
+}
+
 __attribute__((target(AVX512_TARGET)))
 static ALWAYS_INLINE size_t walk_avx512(const uint64_t *restrict bitmap,
 					uint64_t nbits, uint64_t *pos,
@@ -625,10 +716,23 @@ static ALWAYS_INLINE size_t walk_avx512(const uint64_t *restrict bitmap,
 
 		/* The uniform-block test in scalar code: it resolves sooner
 		 * than the vector's, and mispredicts on maps of big runs. */
-		if (!((q[0] ^ fill) | (q[1] ^ fill) | (q[2] ^ fill) | (q[3] ^ fill) |
+		if (vbmi2 ? !(q[0] | q[1] | q[2] | q[3] | q[4] | q[5] | q[6] | q[7] | (prev >> 63)) :
+		    !((q[0] ^ fill) | (q[1] ^ fill) | (q[2] ^ fill) | (q[3] ^ fill) |
 		      (q[4] ^ fill) | (q[5] ^ fill) | (q[6] ^ fill) | (q[7] ^ fill))) {
 			w += 8;
 			continue;
+		}
+		if (vbmi2) {
+			int r = put_block_vbmi2(&o, q, prev, w * WORD_BITS);
+
+			if (r == BLOCK_FULL)
+				goto full;
+			if (r == BLOCK_DONE) {
+				prev = q[7];
+				w += 8;
+				continue;
+			}
+			goto by_words;
 		}
 		v = _mm512_loadu_si512(q);
 		__m512i below = _mm512_alignr_epi64(v, _mm512_set1_epi64((long long)prev), 7);
@@ -671,6 +775,7 @@ static ALWAYS_INLINE size_t walk_avx512(const uint64_t *restrict bitmap,
 			w += 8;
 			continue;
 		}
+by_words:
 		for (unsigned int i = 0; i < 8; i++)
 			WALK_WORD(bitmap[w + i], w + i);
 		w += 8;

@@ -445,7 +445,7 @@ static void test_runs_long(void **state)
 
 	(void)state;
 	assert_non_null(m);
-	for (unsigned int variant = 0; variant < 8; variant++) {
+	for (unsigned int variant = 0; variant < 9; variant++) {
 		memset(m, 0, WORDS * 8);
 		switch (variant) {
 		case 0: /* long runs at odd offsets */
@@ -498,10 +498,27 @@ static void test_runs_long(void **state)
 			for (uint64_t w = 0; w < WORDS; w++)
 				m[w] = rnd(&seed);
 			break;
-		default: /* sparse single bits: 1 in 32 */
+		case 7: /* sparse single bits: 1 in 32 */
 			for (uint64_t i = 0; i < WORDS * 64; i++)
 				if (rnd(&seed) % 32 == 0)
 					m[i / 64] |= 1ull << (i % 64);
+			break;
+		default: /* 3 edges a word, some 2 or 4: blocks of 8 words
+			  * with 16 to 24 edges, and blocks just over */
+			for (uint64_t w = 0, carry = 0; w < WORDS; w++) {
+				unsigned int nedge = rnd(&seed) % 8 ? 3 : 2 + rnd(&seed) % 3 / 2 * 2;
+				uint64_t e = 0, v = 0;
+
+				while ((unsigned int)__builtin_popcountll(e) < nedge)
+					e |= 1ull << (rnd(&seed) % 64);
+				/* The word whose edges are e: bit i is the
+				 * carry xor edges 0..i. */
+				for (unsigned int b = 0; b < 64; b++) {
+					carry ^= (e >> b) & 1;
+					v |= carry << b;
+				}
+				m[w] = v;
+			}
 			break;
 		}
 		for (int impl = 0; impl <= IMPL_PUBLIC; impl++) {
