@@ -320,11 +320,13 @@ IOMMUDIRTY_API int iommudirty_bitmap_or_at(uint64_t *dst, uint64_t dst_bit,
  * outside a run, everything dirty inside one) are skipped with one test.
  * That test almost never succeeds on dense maps, so it is predicted.
  *
- * The word loop is built three times (walk_runs() is inlined with constant
+ * The word loop is built four times (walk_runs() is inlined with constant
  * flags): generic C for any architecture; on x86-64, with POPCNT and BMI1
  * (tzcnt, blsr), and with AVX-512 F and CD and BMI2 too (eight words at a
- * time, walk_runs_x86_avx512()), each taken only when cpuid says the CPU
- * has it. The unit tests run every build the CPU can run.
+ * time, walk_runs_x86_avx512()), and that with AVX-512 BW, VBMI and VBMI2
+ * (16-bit and byte compresses, exact masked stores: put_block_vbmi2(),
+ * put_edges_vbmi2()), each taken only when cpuid says the CPU has it. The
+ * unit tests run every build the CPU can run.
  */
 
 _Static_assert(sizeof(struct iommudirty_run) == 2 * sizeof(uint64_t) &&
@@ -585,91 +587,83 @@ static size_t walk_runs_x86_bmi(const uint64_t *restrict bitmap, uint64_t nbits,
 #define SLOT_IDX(j) ((j) / 3 + ((j) % 3 == 1 ? 8 : 0))
 
 /*
- * A block of eight words with VBMI2, when each word has at most three
- * edges: the same lowest three of each word, but as 16-bit positions in
- * the block (0..511), packed three to a word's u64 lane and put in slot
- * order by one vpermw, so that one 16-bit compress (not three 64-bit ones:
- * a compress is the costly instruction here) leaves the block's edges in
- * order; each eight of them are spread to u64 lanes by a vpermw, the
- * block's base added, and stored under a mask of the slots that exist (no
- * slack: this runs up to the last slot of the caller's array).
+ * A block of eight words with VBMI2, when each word has at most four
+ * edges (on a map of runs of up to 128 pages, all but a few blocks in a
+ * thousand): the four highest edges of each word, highest first (lzcnt,
+ * then that bit cleared), as 16-bit positions in the block plus one
+ * (1..512), packed four to the word's u64 lane lowest first: the u16
+ * lanes are then in slot order, word by word, and one 16-bit compress (not
+ * 64-bit ones: a compress is the costly instruction here) of the slots
+ * holding an edge leaves the block's edges in order. Each eight of them
+ * are spread to u64 lanes by a vpermw, the block's base added, and stored
+ * under a mask of the slots that exist (no slack: this runs up to the last
+ * slot of the caller's array).
  */
 enum { BLOCK_BY_WORDS, BLOCK_DONE, BLOCK_FULL };
-
-/* u16 lane j (0..23) of the packed vector: edge j % 3 of word j / 3, which
- * is u16 lane j % 3 of the word's u64 lane. */
-#define PK(j) (4 * ((j) / 3) + (j) % 3)
-static const uint16_t block_pack_idx[32] __attribute__((aligned(64))) = {
-	PK(0), PK(1), PK(2), PK(3), PK(4), PK(5), PK(6), PK(7), PK(8), PK(9),
-	PK(10), PK(11), PK(12), PK(13), PK(14), PK(15), PK(16), PK(17), PK(18),
-	PK(19), PK(20), PK(21), PK(22), PK(23),
-};
-#undef PK
-/* u16 lane j (0..23): what LOWEST_AT leaves where word j / 3 has no edge
- * j % 3, 64 * (j / 3) - 1 (never an edge of that word). */
-#define NE(j) ((uint16_t)(64 * ((j) / 3) - 1))
-static const uint16_t block_no_edge[32] __attribute__((aligned(64))) = {
-	NE(0), NE(1), NE(2), NE(3), NE(4), NE(5), NE(6), NE(7), NE(8), NE(9),
-	NE(10), NE(11), NE(12), NE(13), NE(14), NE(15), NE(16), NE(17), NE(18),
-	NE(19), NE(20), NE(21), NE(22), NE(23),
-};
-#undef NE
 
 __attribute__((target(VBMI2_TARGET ",avx512cd")))
 static inline int put_block_vbmi2(struct edge_out *o, const uint64_t *q,
 				  uint64_t prev, uint64_t base)
 {
-	const __m512i one = _mm512_set1_epi64(1);
-	const __m512i lane_top = _mm512_set_epi64(7 * 64 + 63, 6 * 64 + 63, 5 * 64 + 63,
-						  4 * 64 + 63, 3 * 64 + 63, 2 * 64 + 63,
-						  64 + 63, 63);
+	/* Position plus one of bit 63 of each word, from the block's bit 0;
+	 * a missing edge (lzcnt 64) leaves 64 * lane there, in all four
+	 * u16 lanes of a word: never one of its edges. */
+	const __m512i lane_top = _mm512_set_epi64(7 * 64 + 64, 6 * 64 + 64, 5 * 64 + 64,
+						  4 * 64 + 64, 3 * 64 + 64, 2 * 64 + 64,
+						  64 + 64, 64);
+#define NO_EDGE(w) ((long long)(64 * (w)) * 0x0001000100010001ll)
+	const __m512i no_edge = _mm512_set_epi64(NO_EDGE(7), NO_EDGE(6), NO_EDGE(5),
+						 NO_EDGE(4), NO_EDGE(3), NO_EDGE(2),
+						 NO_EDGE(1), NO_EDGE(0));
+#undef NO_EDGE
+	const __m512i top = _mm512_set1_epi64((long long)TOP_BIT);
 	/* The low u16 of each u64 lane. */
 	const __mmask32 low_u16 = 0x11111111u;
 	__m512i v = _mm512_loadu_si512(q);
 	__m512i below = _mm512_alignr_epi64(v, _mm512_set1_epi64((long long)prev), 7);
 	__m512i ev = _mm512_xor_si512(v, _mm512_or_si512(_mm512_slli_epi64(v, 1),
 							 _mm512_srli_epi64(below, 63)));
-	__m512i e1 = _mm512_and_si512(ev, _mm512_sub_epi64(ev, one));
-	__m512i e2 = _mm512_and_si512(e1, _mm512_sub_epi64(e1, one));
-	__m512i e3 = _mm512_and_si512(e2, _mm512_sub_epi64(e2, one));
-	__m512i p0, p1, p2, packed, at, b;
+	/* lzN: leading zeros of the edges below the N highest */
+	__m512i lz0 = _mm512_lzcnt_epi64(ev);
+	__m512i x1 = _mm512_andnot_si512(_mm512_srlv_epi64(top, lz0), ev);
+	__m512i lz1 = _mm512_lzcnt_epi64(x1);
+	__m512i x2 = _mm512_andnot_si512(_mm512_srlv_epi64(top, lz1), x1);
+	__m512i lz2 = _mm512_lzcnt_epi64(x2);
+	__m512i x3 = _mm512_andnot_si512(_mm512_srlv_epi64(top, lz2), x2);
+	__m512i lz3 = _mm512_lzcnt_epi64(x3);
+	__m512i x4 = _mm512_andnot_si512(_mm512_srlv_epi64(top, lz3), x3);
+	__m512i packed, at, b;
 	uint32_t valid, m;
 	size_t cnt, lim;
 	uint64_t *d;
 
-	if (_mm512_test_epi64_mask(e3, e3))
+	if (_mm512_test_epi64_mask(x4, x4))
 		return BLOCK_BY_WORDS;
-	/* Edge i of each word, from the block's bit 0: 63 - lzcnt(lowest
-	 * bit) in the word. A word without edge i gets 64 * lane - 1 there
-	 * (block_no_edge), -1 in lane 0, whose bits reach the u16 lanes
-	 * above it: only edges above i, missing too, are overwritten, with
-	 * 0xffff, the same mark. The compress keeps the other slots. */
-#define LOWEST_AT(x) _mm512_sub_epi64(lane_top, _mm512_lzcnt_epi64(_mm512_and_si512( \
-		(x), _mm512_sub_epi64(_mm512_setzero_si512(), (x)))))
-	p0 = LOWEST_AT(ev);
-	p1 = LOWEST_AT(e1);
-	p2 = LOWEST_AT(e2);
-#undef LOWEST_AT
-	/* p0 | p1 << 16 | p2 << 32 */
-	packed = _mm512_ternarylogic_epi64(p0, _mm512_slli_epi64(p1, 16),
-					   _mm512_slli_epi64(p2, 32), 0xfe);
-	packed = _mm512_permutexvar_epi16(_mm512_load_si512(block_pack_idx), packed);
-	valid = _mm512_mask_cmpneq_epi16_mask(0xffffff, packed,
-					      _mm512_load_si512(block_no_edge));
+	/* u16 lane i of word w's lane: its 4-i th highest edge. */
+	packed = _mm512_ternarylogic_epi64(
+		_mm512_sub_epi64(lane_top, lz3),
+		_mm512_slli_epi64(_mm512_sub_epi64(lane_top, lz2), 16),
+		_mm512_slli_epi64(_mm512_sub_epi64(lane_top, lz1), 32), 0xfe);
+	packed = _mm512_or_si512(packed, _mm512_slli_epi64(_mm512_sub_epi64(lane_top, lz0), 48));
+	valid = _mm512_cmpneq_epi16_mask(packed, no_edge);
 	cnt = (size_t)__builtin_popcount(valid);
 	at = _mm512_maskz_compress_epi16(valid, packed);
 
 	lim = MIN(cnt, o->cap - o->k);
 	m = _bzhi_u32(~0u, (unsigned int)lim);
-	b = _mm512_set1_epi64((long long)base);
+	/* minus one: the positions are plus one */
+	b = _mm512_set1_epi64((long long)base - 1);
 	d = o->edge + o->k;
 #define SPREAD_STORE(j) _mm512_mask_storeu_epi64(d + 8 * (j),                \
 		(__mmask8)(m >> (8 * (j))), _mm512_add_epi64(b,               \
 		_mm512_maskz_permutexvar_epi16(low_u16, SPREAD_IDX(j), at)))
 	SPREAD_STORE(0);
 	SPREAD_STORE(1);
-	if (lim > 16)
+	if (lim > 16) {
 		SPREAD_STORE(2);
+		if (lim > 24)
+			SPREAD_STORE(3);
+	}
 #undef SPREAD_STORE
 	o->k += lim;
 	return o->k < o->cap ? BLOCK_DONE : BLOCK_FULL;

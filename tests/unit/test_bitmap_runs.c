@@ -503,10 +503,11 @@ static void test_runs_long(void **state)
 				if (rnd(&seed) % 32 == 0)
 					m[i / 64] |= 1ull << (i % 64);
 			break;
-		default: /* 3 edges a word, some 2 or 4: blocks of 8 words
-			  * with 16 to 24 edges, and blocks just over */
+		default: /* 2 to 5 edges a word, mostly 3 or 4: blocks of 8
+			  * words with 16 to 32 edges, and blocks just over */
 			for (uint64_t w = 0, carry = 0; w < WORDS; w++) {
-				unsigned int nedge = rnd(&seed) % 8 ? 3 : 2 + rnd(&seed) % 3 / 2 * 2;
+				unsigned int r = (unsigned int)(rnd(&seed) % 16);
+				unsigned int nedge = r < 6 ? 4 : r < 12 ? 3 : r < 15 ? 2 : 5;
 				uint64_t e = 0, v = 0;
 
 				while ((unsigned int)__builtin_popcountll(e) < nedge)
