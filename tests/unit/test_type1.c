@@ -464,6 +464,34 @@ static void test_type1_unmap_retry_spares_the_vmm(void **state)
 	host_fini(&h);
 }
 
+/* A counted read of a type1 mapping larger than read_counted's window
+ * (2^22 caller pages): type1 reads whole mappings only, so it must stay
+ * one kernel read, not one whole-mapping read per window. */
+static void test_type1_counted_read_of_a_large_mapping(void **state)
+{
+	const uint64_t len = 32 * GiB;
+	uint64_t nbits = len / PG, *m = calloc(nbits / 64, 8), n, before;
+	void *va = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct host h;
+
+	(void)state;
+	assert_non_null(m);
+	assert_true(va != MAP_FAILED);
+	host_init(&h, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY, 0);
+	assert_int_equal(host_tracker(&h, IOMMUDIRTY_BACKEND_TYPE1), 0);
+	assert_int_equal(iommudirty_tracker_map(h.t, va, len, 0, IOMMUDIRTY_MAP_WRITE), 0);
+	assert_int_equal(iommudirty_tracker_start(h.t), 0);
+	before = stat_reads(&h);
+	assert_int_equal(iommudirty_tracker_read_counted(h.t, 0, len, PG, m, nbits / 8, 0, &n), 0);
+	assert_int_equal(stat_reads(&h) - before, 1);
+	/* type1 reports every mapped page. */
+	assert_int_equal(n, nbits);
+	assert_int_equal(iommudirty_tracker_unmap(h.t, 0, len), 0);
+	host_fini(&h);
+	munmap(va, len);
+	free(m);
+}
+
 /* Defect 5 of issue 12: the sim took mappings no kernel could pin (2^63
  * bytes), and an atomic unmap beside one ran for hours. Memory past the
  * user address space now faults as on the kernel, on both backends. */
@@ -506,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_adopt_container),
 		cmocka_unit_test(test_type1_unmap_retry_spares_the_vmm),
 		cmocka_unit_test(test_unpinnable_mappings_fault),
+		cmocka_unit_test(test_type1_counted_read_of_a_large_mapping),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
