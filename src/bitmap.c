@@ -116,6 +116,34 @@ static uint64_t count_words_avx512(const uint64_t *map, uint64_t nwords)
 		count += (uint64_t)__builtin_popcountll(map[i]);
 	return count;
 }
+/* With AVX-512 VPOPCNTDQ a cache line is one vpopcntq: about three times
+ * the nibble table's speed, so counting a window in cache costs little
+ * beside the read that filled it. Two accumulators: the adds of one line
+ * do not wait for the previous line's. */
+__attribute__((target("avx512f,avx512vpopcntdq,popcnt")))
+static uint64_t count_words_vpopcntdq(const uint64_t *map, uint64_t nwords)
+{
+	__m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+	uint64_t i = 0, count;
+
+	for (; i + 16 <= nwords; i += 16) {
+		acc0 = _mm512_add_epi64(acc0, _mm512_popcnt_epi64(
+				_mm512_loadu_si512((const void *)(map + i))));
+		acc1 = _mm512_add_epi64(acc1, _mm512_popcnt_epi64(
+				_mm512_loadu_si512((const void *)(map + i + 8))));
+	}
+	count = (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(acc0, acc1));
+	for (; i < nwords; i++)
+		count += (uint64_t)__builtin_popcountll(map[i]);
+	return count;
+}
+
+static bool have_vpopcntdq(void)
+{
+	return __builtin_cpu_supports("avx512f") &&
+	       __builtin_cpu_supports("avx512vpopcntdq") &&
+	       __builtin_cpu_supports("popcnt");
+}
 #endif
 
 uint64_t bitmap_count_words_with(enum bitmap_count_impl impl, const uint64_t *map,
@@ -137,6 +165,10 @@ uint64_t bitmap_count_words_with(enum bitmap_count_impl impl, const uint64_t *ma
 		if (!__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("popcnt"))
 			break;
 		return count_words_avx512(map, nwords);
+	case BITMAP_COUNT_X86_VPOPCNTDQ:
+		if (!have_vpopcntdq())
+			break;
+		return count_words_vpopcntdq(map, nwords);
 #endif
 	default:
 		break;
@@ -153,7 +185,9 @@ int64_t iommudirty_bitmap_count(const uint64_t *bitmap, uint64_t nbits)
 
 	nfull = nbits / WORD_BITS;
 #if defined(__x86_64__)
-	if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("popcnt"))
+	if (have_vpopcntdq())
+		count = count_words_vpopcntdq(bitmap, nfull);
+	else if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("popcnt"))
 		count = count_words_avx512(bitmap, nfull);
 	else
 #endif

@@ -33,6 +33,7 @@ enum bitmap_count_impl {
 	BITMAP_COUNT_GENERIC,   /* __builtin_popcountll as the target has it */
 	BITMAP_COUNT_X86_POPCNT,
 	BITMAP_COUNT_X86_AVX512, /* AVX-512 BW nibble table, a cache line a step */
+	BITMAP_COUNT_X86_VPOPCNTDQ, /* AVX-512 VPOPCNTDQ, a cache line an instruction */
 	BITMAP_COUNT_NR_IMPL,
 };
 

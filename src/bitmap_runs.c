@@ -327,24 +327,22 @@ enum { BLOCK_BY_WORDS, BLOCK_DONE, BLOCK_FULL };
 
 __attribute__((target(VBMI2_TARGET ",avx512cd")))
 static inline int put_block_vbmi2(struct edge_out *o, const uint64_t *q,
-				  uint64_t prev, uint64_t base)
+				  uint64_t base)
 {
-	/* Position plus one of bit 63 of each word, from the block's bit 0;
-	 * a missing edge (lzcnt 64) leaves 64 * lane there, in all four
-	 * u16 lanes of a word: never one of its edges. */
-	const __m512i lane_top = _mm512_set_epi64(7 * 64 + 64, 6 * 64 + 64, 5 * 64 + 64,
-						  4 * 64 + 64, 3 * 64 + 64, 2 * 64 + 64,
-						  64 + 64, 64);
-#define NO_EDGE(w) ((long long)(64 * (w)) * 0x0001000100010001ll)
-	const __m512i no_edge = _mm512_set_epi64(NO_EDGE(7), NO_EDGE(6), NO_EDGE(5),
-						 NO_EDGE(4), NO_EDGE(3), NO_EDGE(2),
-						 NO_EDGE(1), NO_EDGE(0));
-#undef NO_EDGE
+	/* Position plus one of bit 63 of each word, from the block's bit 0,
+	 * in all four u16 lanes of the word's u64 lane. */
+#define TOP16(w) ((long long)(64 * (w) + 64) * 0x0001000100010001ll)
+	const __m512i lane_top = _mm512_set_epi64(TOP16(7), TOP16(6), TOP16(5),
+						  TOP16(4), TOP16(3), TOP16(2),
+						  TOP16(1), TOP16(0));
+#undef TOP16
 	const __m512i top = _mm512_set1_epi64((long long)TOP_BIT);
 	/* The low u16 of each u64 lane. */
 	const __mmask32 low_u16 = 0x11111111u;
-	__m512i v = _mm512_loadu_si512(q);
-	__m512i below = _mm512_alignr_epi64(v, _mm512_set1_epi64((long long)prev), 7);
+	/* The word below each (q[-1] exists: the first word is walked alone,
+	 * and masking it never clears its bit 63). A load, not a shuffle of
+	 * the previous block: no dependency from block to block. */
+	__m512i v = _mm512_loadu_si512(q), below = _mm512_loadu_si512(q - 1);
 	__m512i ev = _mm512_xor_si512(v, _mm512_or_si512(_mm512_slli_epi64(v, 1),
 							 _mm512_srli_epi64(below, 63)));
 	/* lzN: leading zeros of the edges below the N highest */
@@ -363,13 +361,13 @@ static inline int put_block_vbmi2(struct edge_out *o, const uint64_t *q,
 
 	if (_mm512_test_epi64_mask(x4, x4))
 		return BLOCK_BY_WORDS;
-	/* u16 lane i of word w's lane: its 4-i th highest edge. */
-	packed = _mm512_ternarylogic_epi64(
-		_mm512_sub_epi64(lane_top, lz3),
-		_mm512_slli_epi64(_mm512_sub_epi64(lane_top, lz2), 16),
-		_mm512_slli_epi64(_mm512_sub_epi64(lane_top, lz1), 32), 0xfe);
-	packed = _mm512_or_si512(packed, _mm512_slli_epi64(_mm512_sub_epi64(lane_top, lz0), 48));
-	valid = _mm512_cmpneq_epi16_mask(packed, no_edge);
+	/* u16 lane i of word w's lane: the leading zeros of its 4-i th
+	 * highest edge (64: none), then its position plus one. */
+	packed = _mm512_ternarylogic_epi64(lz3, _mm512_slli_epi64(lz2, 16),
+					   _mm512_slli_epi64(lz1, 32), 0xfe);
+	packed = _mm512_or_si512(packed, _mm512_slli_epi64(lz0, 48));
+	valid = _mm512_cmpneq_epi16_mask(packed, _mm512_set1_epi16(64));
+	packed = _mm512_sub_epi16(lane_top, packed);
 	cnt = (size_t)__builtin_popcount(valid);
 	at = _mm512_maskz_compress_epi16(valid, packed);
 
@@ -441,7 +439,7 @@ static ALWAYS_INLINE size_t walk_avx512(const uint64_t *restrict bitmap,
 			continue;
 		}
 		if (vbmi2) {
-			int r = put_block_vbmi2(&o, q, prev, w * WORD_BITS);
+			int r = put_block_vbmi2(&o, q, w * WORD_BITS);
 
 			if (r == BLOCK_FULL)
 				goto full;
