@@ -370,6 +370,9 @@ static void cdev_tests(void)
 
 		rc = kioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt);
 		R("raw_detach", rc ? FAILF("DETACH = %d", rc) : 0);
+		/* Not attached any more: a no-op answering 0, as the sim. */
+		rc = kioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &dt);
+		R("raw_detach_twice", rc ? FAILF("second DETACH = %d", rc) : 0);
 	}
 	iommudirty_tracker_free(t);
 	iommudirty_device_free(dev);
