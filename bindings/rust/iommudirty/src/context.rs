@@ -326,6 +326,20 @@ pub struct Caps {
     pub emulated_iommu: bool,
     /// VFIO migration flags (STOP_COPY 1, P2P 2, PRE_COPY 4).
     pub migration_flags: u64,
+    /// devlink's port function `migratable` of the device's VF port, as
+    /// [`Device::caps`] found it at bind: `Some(true)` on, `Some(false)`
+    /// off, `None` when it cannot be told
+    /// ([`devlink_reason`](Caps::devlink_reason) says why; always `None`
+    /// from [`decode_hw_info`](crate::decode_hw_info)).
+    pub devlink_migratable: Option<bool>,
+    /// Why: one of the `Reason::DEVLINK_*` codes
+    /// ([`DEVLINK_MIGRATABLE_ON`](crate::Reason::DEVLINK_MIGRATABLE_ON),
+    /// [`DEVLINK_MIGRATABLE_OFF`](crate::Reason::DEVLINK_MIGRATABLE_OFF),
+    /// [`DEVLINK_NOT_A_VF`](crate::Reason::DEVLINK_NOT_A_VF) for a device
+    /// that is no VF, ...); [`NO_DEVICE_FD`](crate::Reason::NO_DEVICE_FD)
+    /// for a device adopted without its fd; `Reason::NONE` from
+    /// [`decode_hw_info`](crate::decode_hw_info).
+    pub devlink_reason: crate::Reason,
 }
 
 impl Caps {
@@ -342,7 +356,20 @@ impl Caps {
             dma_logging: tri(c.dma_logging),
             emulated_iommu: c.emulated_iommu == 1,
             migration_flags: c.migration_flags,
+            devlink_migratable: tri(c.devlink_migratable),
+            devlink_reason: crate::Reason(c.devlink_reason),
         }
+    }
+
+    /// The struct a call fills: zeroed with `sz` set, and the tri-states
+    /// the library added later at "cannot tell" (-1), so that a library
+    /// that does not fill them does not read as "no".
+    pub(crate) fn raw_out() -> sys::iommudirty_caps {
+        // SAFETY: an options-like struct with sz first.
+        let mut c: sys::iommudirty_caps = unsafe { sys::opts_zeroed() };
+        c.dma_logging = -1;
+        c.devlink_migratable = -1;
+        c
     }
 }
 
@@ -418,10 +445,10 @@ impl Device {
     }
 
     /// The capability report: why the device's dirty source can be what it
-    /// is (IOMMU, DMA logging, VFIO migration).
+    /// is (IOMMU, DMA logging, VFIO migration), and its VF's devlink
+    /// `migratable` ([`Caps::devlink_migratable`]).
     pub fn caps(&self) -> Result<Caps> {
-        // SAFETY: an options-like struct with sz first.
-        let mut c: sys::iommudirty_caps = unsafe { sys::opts_zeroed() };
+        let mut c = Caps::raw_out();
         // SAFETY: c is valid for writes of its sz.
         check(unsafe { sys::iommudirty_device_caps(self.inner.ptr.as_ptr(), &mut c) })?;
         Ok(Caps::from_raw(&c))

@@ -101,6 +101,9 @@ impl Reason {
     pub const POLICY: Reason = Reason(sys::IOMMUDIRTY_REASON_POLICY);
     /// No source: every page the device can write is reported dirty.
     pub const UNTRACKED_WRITER: Reason = Reason(sys::IOMMUDIRTY_REASON_UNTRACKED_WRITER);
+    /// No device fd: the device's log (and its devlink port) cannot be
+    /// reached.
+    pub const NO_DEVICE_FD: Reason = Reason(sys::IOMMUDIRTY_REASON_NO_DEVICE_FD);
     /// Refused: the tracker takes precise sources only.
     pub const PRECISE_ONLY: Reason = Reason(sys::IOMMUDIRTY_REASON_PRECISE_ONLY);
     /// devlink `migratable` is off: the hint has the command that turns it on.
@@ -265,8 +268,7 @@ impl Backend {
 /// Decode IOMMU_GET_HW_INFO output (`type`, vendor `data`, the kernel's
 /// capability bits) into a capability report; no kernel call.
 pub fn decode_hw_info(kind: u32, data: &[u8], kernel_caps: u64) -> Result<Caps> {
-    // SAFETY: an options-like struct with sz first.
-    let mut c: sys::iommudirty_caps = unsafe { sys::opts_zeroed() };
+    let mut c = Caps::raw_out();
     let len = u32::try_from(data.len()).map_err(|_| Error::from_errno(errno::EINVAL))?;
     // SAFETY: data is valid for len bytes; c for writes of its sz.
     error::check(unsafe {

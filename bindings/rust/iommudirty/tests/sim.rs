@@ -792,3 +792,108 @@ fn devlink_bad_input_sends_nothing() {
     // A good one still goes in after all that.
     d.sim.add_devlink_port(&SimDevlinkPortOptions { index: 9, ..o }).unwrap();
 }
+
+/// `Device::caps` of sim device `sd`, bound now: its devlink fields.
+fn devlink_caps(d: &Devlink, sd: SimDevice) -> (Option<bool>, Reason) {
+    let dev = Device::bind(&d.ctx, d.sim.open_device(sd).unwrap()).unwrap();
+    let c = dev.caps().unwrap();
+    (c.devlink_migratable, c.devlink_reason)
+}
+
+#[test]
+fn device_caps_report_devlink_migratable() {
+    let d = devlink_sim(&SimOptions::default());
+    // A device that is no VF: cannot tell, NOT_A_VF (with or without libnl).
+    assert_eq!(devlink_caps(&d, SimDevice(3)), (None, Reason::DEVLINK_NOT_A_VF));
+    // The PF itself has a devlink instance but is no VF either.
+    assert_eq!(devlink_caps(&d, PF), (None, Reason::DEVLINK_NOT_A_VF));
+    // The decoder alone cannot tell, and gives no reason.
+    let c = decode_hw_info(iommudirty_sys::IOMMUDIRTY_HW_INFO_SELFTEST, &[], 0).unwrap();
+    assert_eq!((c.devlink_migratable, c.devlink_reason), (None, Reason::NONE));
+    if no_libnl(&d) {
+        assert_eq!(devlink_caps(&d, VF0), (None, Reason::DEVLINK_NO_LIBNL));
+        return;
+    }
+    // VF0's port is off; VF1's port driver has no migratable operation.
+    assert_eq!(devlink_caps(&d, VF0), (Some(false), Reason::DEVLINK_MIGRATABLE_OFF));
+    assert_eq!(devlink_caps(&d, VF1), (None, Reason::DEVLINK_NO_MIGRATABLE_OP));
+    // Turned on: a device bound afterwards says on.
+    d.ctx.set_devlink_migratable(&d.vf0, true).unwrap();
+    assert_eq!(devlink_caps(&d, VF0), (Some(true), Reason::DEVLINK_MIGRATABLE_ON));
+    // The rest of the report is unchanged by devlink.
+    let dev = Device::bind(&d.ctx, d.sim.open_device(VF0).unwrap()).unwrap();
+    let c = dev.caps().unwrap();
+    assert_eq!(c.vendor, Vendor::SELFTEST);
+    assert!(c.dirty);
+    drop(dev);
+    // Every reason has the library's text, not "unknown reason".
+    for r in [
+        Reason::DEVLINK_MIGRATABLE_OFF,
+        Reason::DEVLINK_NOT_SWITCHDEV,
+        Reason::DEVLINK_NO_MIGRATABLE_OP,
+        Reason::DEVLINK_UNAVAILABLE,
+        Reason::DEVLINK_NO_LIBNL,
+        Reason::DEVLINK_NOT_A_VF,
+        Reason::DEVLINK_NO_PORT,
+        Reason::DEVLINK_MIGRATABLE_ON,
+        Reason::NO_DEVICE_FD,
+    ] {
+        assert_ne!(r.as_str(), Reason(9999).as_str(), "{r:?}");
+        assert!(!r.as_str().is_empty(), "{r:?}");
+    }
+    assert_eq!(d.sim.stats().unwrap().nl_socks, 0);
+}
+
+#[test]
+fn device_caps_devlink_reasons_of_unusual_vfs() {
+    // No devlink family at all: the VF cannot be asked.
+    let d = devlink_sim(&SimOptions { no_devlink: true, ..Default::default() });
+    if no_libnl(&d) {
+        return;
+    }
+    assert_eq!(devlink_caps(&d, VF0), (None, Reason::DEVLINK_UNAVAILABLE));
+    assert_eq!(devlink_caps(&d, SimDevice(3)), (None, Reason::DEVLINK_NOT_A_VF));
+
+    // As tests/unit/test_devlink.c: a VF whose PF shows no port for it,
+    // the PF's eswitch in legacy mode (so no VF ports); and one whose PF
+    // is in switchdev mode.
+    let d = devlink_sim(&SimOptions::default());
+    let iommu = d.sim.add_iommu().unwrap();
+    let (pf2, vf_legacy, pf3, vf_noport) = (
+        d.sim.add_device(iommu).unwrap(),
+        d.sim.add_device(iommu).unwrap(),
+        d.sim.add_device(iommu).unwrap(),
+        d.sim.add_device(iommu).unwrap(),
+    );
+    d.sim
+        .add_devlink_port(&SimDevlinkPortOptions {
+            pf: pf2,
+            vf: Some(vf_legacy),
+            index: 1,
+            flavour: SimDevlinkFlavour::PciVf,
+            no_port: true,
+            legacy: true,
+            ..Default::default()
+        })
+        .unwrap();
+    d.sim
+        .add_devlink_port(&SimDevlinkPortOptions {
+            pf: pf3,
+            vf: Some(vf_noport),
+            index: 1,
+            flavour: SimDevlinkFlavour::PciVf,
+            no_port: true,
+            ..Default::default()
+        })
+        .unwrap();
+    for (sd, want) in [
+        (vf_legacy, (None, Reason::DEVLINK_NOT_SWITCHDEV)),
+        (vf_noport, (None, Reason::DEVLINK_NO_PORT)),
+    ] {
+        assert_eq!(devlink_caps(&d, sd), want, "{sd:?}");
+        // The same as asking devlink directly.
+        let m = d.ctx.devlink_migratable(&d.sim.device_bdf(sd).unwrap()).unwrap();
+        assert_eq!((m.state, m.reason), want, "{sd:?}");
+    }
+    assert_eq!(d.sim.stats().unwrap().nl_socks, 0);
+}
