@@ -361,9 +361,12 @@ struct iommudirty_caps {
 	int32_t emulated_iommu;
 	uint64_t migration_flags;
 	/* Since 0.2, iommudirty_device_caps() only, when sz covers them:
-	 * devlink's `migratable` for the device's VF port (1 on, 0 off, -1
-	 * cannot tell) and why (IOMMUDIRTY_REASON_DEVLINK_*; a non-VF is -1
-	 * with IOMMUDIRTY_REASON_DEVLINK_NOT_A_VF). */
+	 * devlink's `migratable` for the device's VF port as found when the
+	 * device was bound (1 on, 0 off, -1 cannot tell; a later change is
+	 * seen by iommudirty_devlink_migratable(), not here) and why
+	 * (IOMMUDIRTY_REASON_DEVLINK_*; a non-VF is -1 with
+	 * IOMMUDIRTY_REASON_DEVLINK_NOT_A_VF, a device with no fd -1 with
+	 * IOMMUDIRTY_REASON_NO_DEVICE_FD). */
 	int32_t devlink_migratable;
 	uint32_t devlink_reason;
 };
