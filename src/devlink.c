@@ -157,6 +157,7 @@ static int nle_to_errno(int nle)
 	case NLE_OBJ_NOTFOUND: return -ENOENT;
 	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
 	case NLE_PERM: return -EPERM;
+	case NLE_NOACCESS: return -EACCES;
 	case NLE_NODEV: return -ENODEV;
 	case NLE_INVAL: return -EINVAL;
 	case NLE_AGAIN: return -EAGAIN;
