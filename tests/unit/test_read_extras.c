@@ -32,10 +32,13 @@ static void test_read_counted(void **state)
 	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
 	mem = fx_mem(&f, MiB, PG);
 	assert_int_equal(iommudirty_tracker_map(f.t, mem, 512 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
-	/* Not started: the read fails and the count is left alone. */
+	/* Not started: the read fails, the count and the bitmap are left
+	 * alone (the bitmap is zeroed only for a read that goes ahead). */
+	m[0] = m[1] = 0xa5a5a5a5a5a5a5a5ull;
 	assert_int_equal(iommudirty_tracker_read_counted(f.t, 0, 100 * PG, PG, m, sizeof(m), 0,
 							 &n), -EINVAL);
 	assert_int_equal(n, 77);
+	assert_true(m[0] == 0xa5a5a5a5a5a5a5a5ull && m[1] == 0xa5a5a5a5a5a5a5a5ull);
 	assert_int_equal(iommudirty_tracker_start(f.t), 0);
 	assert_int_equal(fx_write(&f, 0, 3 * PG, 1), 0);
 	assert_int_equal(fx_write(&f, 0, 70 * PG, 3 * PG), 0);
@@ -54,9 +57,10 @@ static void test_read_counted(void **state)
 	fx_fini(&f);
 }
 
-/* Counted reads go in windows of 2^22 caller pages: the bitmap and the
- * count must be those of one read, across window edges, with a hole and
- * with a second (device-log) source. */
+/* Counted reads go in windows of 2^22 caller pages (the bitmap zeroed
+ * once, up front): the bitmap and the count must be those of one read,
+ * across window edges, with a hole and with a second (device-log)
+ * source. */
 static void test_read_counted_across_windows(void **state)
 {
 	const uint64_t len = 40 * GiB, W = 1ull << 22;
@@ -97,6 +101,8 @@ static void test_read_counted_across_windows(void **state)
 			assert_int_equal(fx_write(&f, (int)(i % 2), iova, 1), 0);
 			want++;
 		}
+		/* Whatever the bitmap held, every window of it is zeroed. */
+		memset(m, 0xff, nbits / 8);
 		assert_int_equal(iommudirty_tracker_read_counted(f.t, 0, len, PG, m, nbits / 8,
 								 IOMMUDIRTY_READ_NO_CLEAR, &n), 0);
 		assert_int_equal(n, want);
