@@ -1251,6 +1251,11 @@ IOMMUDIRTY_API int iommudirty_devlink_set_migratable(struct iommudirty_ctx *ctx,
 /* No devlink generic-netlink family (CONFIG_NET_DEVLINK=n): resolving
  * "devlink" fails with -ENOENT. Since: 0.2 */
 #define IOMMUDIRTY_SIM_NO_DEVLINK (1u << 16)
+/* The caller lacks CAP_NET_ADMIN (an unprivileged VMM): generic netlink
+ * refuses devlink's admin commands (PORT_SET, ESWITCH_GET) with -EPERM
+ * and no message before devlink sees them; PORT_GET still answers.
+ * Since: 0.2 */
+#define IOMMUDIRTY_SIM_NO_NET_ADMIN (1u << 17)
 
 struct iommudirty_sim_opts {
 	size_t sz;

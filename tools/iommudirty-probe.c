@@ -352,6 +352,7 @@ int main(int argc, char **argv)
 #ifdef PROBE_SIM_SEAM
 		{ "sim-port", required_argument, NULL, 'S' },
 		{ "sim-no-devlink", no_argument, NULL, 'N' },
+		{ "sim-no-net-admin", no_argument, NULL, 'A' },
 #endif
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -421,6 +422,9 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			sim_no_devlink = true;
+			break;
+		case 'A':
+			sim_no_net_admin = true;
 			break;
 #endif
 		case 'h':

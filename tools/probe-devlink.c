@@ -32,7 +32,8 @@ static void dl_log_quiet(enum iommudirty_log_level level, const char *msg, void 
 /*
  * The test seam: --sim-port declares a devlink port on a simulated kernel
  * of SIM_DEVICES devices (device i is PCI 0000:00:<i+1>.0), --sim-no-devlink
- * a kernel without the devlink family; dl_ctx is then a context on that sim.
+ * a kernel without the devlink family, --sim-no-net-admin a caller without
+ * CAP_NET_ADMIN; dl_ctx is then a context on that sim.
  * Everything else (sysfs tree, /dev nodes) is still read from
  * --sysfs-root/--dev-root, so a test mirrors the sim's VFs in its tree.
  */
@@ -40,7 +41,7 @@ static void dl_log_quiet(enum iommudirty_log_level level, const char *msg, void 
 #define SIM_MAX_PORTS 16
 static struct iommudirty_sim_devlink_port_opts sim_ports[SIM_MAX_PORTS];
 static int nsim_ports;
-bool sim_no_devlink;
+bool sim_no_devlink, sim_no_net_admin;
 static struct iommudirty_sim *sim;
 
 /* "pf=N,vf=N,index=N,flavour=vf|pf|physical,vfnum=N[,op][,on][,noport][,legacy]" */
@@ -94,7 +95,8 @@ bool sim_parse_port(const char *arg)
 static int sim_setup(void)
 {
 	IOMMUDIRTY_OPTS(iommudirty_sim_opts, so,
-			.flags = sim_no_devlink ? IOMMUDIRTY_SIM_NO_DEVLINK : 0);
+			.flags = (sim_no_devlink ? IOMMUDIRTY_SIM_NO_DEVLINK : 0) |
+				 (sim_no_net_admin ? IOMMUDIRTY_SIM_NO_NET_ADMIN : 0));
 	IOMMUDIRTY_OPTS(iommudirty_sim_iommu_opts, io);
 	int iommu, ret;
 
@@ -123,7 +125,7 @@ void open_dl_ctx(void)
 			.path = "", .log_fn = dl_log_quiet);
 
 #ifdef PROBE_SIM_SEAM
-	if (sim || nsim_ports || sim_no_devlink) {
+	if (sim || nsim_ports || sim_no_devlink || sim_no_net_admin) {
 		int ret = sim ? 0 : sim_setup();
 
 		if (ret) {

@@ -92,7 +92,7 @@ void probe_type1(struct report *r);
 extern struct iommudirty_ctx *dl_ctx;
 extern int dl_ctx_err;
 #ifdef PROBE_SIM_SEAM
-extern bool sim_no_devlink;
+extern bool sim_no_devlink, sim_no_net_admin;
 bool sim_parse_port(const char *arg);
 #endif
 void open_dl_ctx(void);

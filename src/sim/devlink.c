@@ -540,6 +540,12 @@ static void do_devlink(struct iommudirty_sim *sim, const struct req *r, struct r
 	int err = 0, pf;
 	size_t off;
 
+	/* genetlink's GENL_ADMIN_PERM check, before the family's handler. */
+	if ((sim->flags & IOMMUDIRTY_SIM_NO_NET_ADMIN) &&
+	    (r->g->cmd == DL_CMD_PORT_SET || r->g->cmd == DL_CMD_ESWITCH_GET)) {
+		put_error(rb, r->h, -EPERM, NULL, 0);
+		return;
+	}
 	switch (r->g->cmd) {
 	case DL_CMD_PORT_GET:
 		if (r->h->nlmsg_flags & NLM_F_DUMP) {

@@ -387,7 +387,8 @@ iommudirty_sim_new(const struct iommudirty_sim_opts *opts)
 				   IOMMUDIRTY_SIM_NO_TYPE1 |
 				   IOMMUDIRTY_SIM_NO_CDEV |
 				   IOMMUDIRTY_SIM_TYPE1_COMPAT |
-				   IOMMUDIRTY_SIM_NO_DEVLINK;
+				   IOMMUDIRTY_SIM_NO_DEVLINK |
+				   IOMMUDIRTY_SIM_NO_NET_ADMIN;
 	struct iommudirty_sim *sim;
 	unsigned int flags;
 

@@ -23,8 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "iommudirty.h"
@@ -912,6 +916,117 @@ static void probe_tests(void)
 }
 #endif
 
+/* ---- a caller without CAP_NET_ADMIN (the sim's IOMMUDIRTY_SIM_NO_NET_ADMIN) ---- */
+
+/* This process as an unprivileged VMM: CAP_NET_ADMIN out of its sets, and
+ * out of its bounding set so that a program it runs as root does not get
+ * it back. 0 or -errno. */
+static int drop_net_admin(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	const uint32_t bit = 1u << (CAP_NET_ADMIN % 32);
+	const int i = CAP_NET_ADMIN / 32;
+
+	if (prctl(PR_CAPBSET_DROP, CAP_NET_ADMIN, 0, 0, 0) ||
+	    syscall(SYS_capget, &h, d))
+		return -errno;
+	d[i].effective &= ~bit;
+	d[i].permitted &= ~bit;
+	d[i].inheritable &= ~bit;
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+/* What genetlink does to devlink's admin commands (PORT_SET, ESWITCH_GET:
+ * -EPERM, no message) and not to PORT_GET; then the library and the probe
+ * on the same refusal. Runs in the child; 0, or -1 with why. */
+static int no_admin_checks(void)
+{
+	struct kmsg m;
+	struct kans a;
+	int rc = port_set_migratable(bdf, PORT_VF, true, &m, &a);
+
+	if (rc == -1000)
+		return -1;
+	kinfo("devlink: without CAP_NET_ADMIN: PORT_SET = %d (%s)%s%s", rc, strerror(-rc),
+	      a.msg[0] ? ", extack " : "", a.msg);
+	if (rc != -EPERM || a.msg[0])
+		return FAILF("PORT_SET without CAP_NET_ADMIN = %d \"%s\", want -EPERM and no message",
+			     rc, a.msg);
+	dl_msg(&m, DL_CMD_ESWITCH_GET, NLM_F_ACK, bdf, -1);
+	if (transact(&m, NULL, NULL, &a))
+		return -1;
+	if (a.err != -EPERM)
+		return FAILF("ESWITCH_GET without CAP_NET_ADMIN = %d, want -EPERM", a.err);
+	/* PORT_GET is no admin command: it answers (off, as left). */
+	rc = port_migratable(bdf, PORT_VF);
+	if (rc < 0)
+		return -1;
+	if (rc)
+		return FAILF("PORT_GET without CAP_NET_ADMIN: port %d on, want off", PORT_VF);
+#ifdef KTEST_LIB_DEVLINK
+	{
+		IOMMUDIRTY_OPTS(iommudirty_ctx_opts, co);
+		IOMMUDIRTY_OPTS(iommudirty_migratable, lm);
+		struct iommudirty_devlink_port p = lport(PORT_VF);
+		struct iommudirty_ctx *ctx = iommudirty_ctx_new(&co);
+		const char *const needles[] = { "failed: Operation not permitted (errno 1)", NULL };
+		char port1[96];
+		const char *const args[] = { "", "--set-migratable", "on", "--devlink-port",
+					     port1, NULL };
+
+		if (!ctx)
+			return FAILF("ctx_new: %s", strerror(errno));
+		rc = iommudirty_devlink_set_migratable(ctx, NULL, &p, 1, &lm);
+		iommudirty_ctx_free(ctx);
+		if (lib_want("set_migratable(port 1, 1) without CAP_NET_ADMIN", rc, &lm, -EPERM, 0,
+			     IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_OFF))
+			return -1;
+		if (lm.message[0])
+			return FAILF("message \"%s\" for genetlink's refusal, which has none",
+				     lm.message);
+		snprintf(port1, sizeof(port1), "pci/%s/%d", bdf, PORT_VF);
+		/* exit 3: refused for lack of permission */
+		if (probe_want(args, 3, needles))
+			return -1;
+	}
+#endif
+	return 0;
+}
+
+static int t_no_net_admin(void)
+{
+	pid_t pid;
+	int st, rc;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return FAILF("fork: %s", strerror(errno));
+	if (!pid) {
+		rc = drop_net_admin();
+		if (rc)
+			(void)FAILF("dropping CAP_NET_ADMIN: %s", strerror(-rc));
+		else
+			rc = no_admin_checks();
+		/* The parent cannot see why: say it here. */
+		if (rc)
+			kinfo("devlink: child without CAP_NET_ADMIN failed: %s", why);
+		fflush(stdout);
+		_exit(rc ? 1 : 0);
+	}
+	if (waitpid(pid, &st, 0) != pid)
+		return FAILF("waitpid: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return FAILF("the child without CAP_NET_ADMIN failed (status %#x; its INFO line says why)",
+			     st);
+	/* Nothing was changed by the refused sets. */
+	rc = port_migratable(bdf, PORT_VF);
+	if (rc < 0)
+		return -1;
+	return rc ? FAILF("port %d is on after sets refused for lack of CAP_NET_ADMIN", PORT_VF) : 0;
+}
+
 void run_devlink_tests(void)
 {
 	int rc;
@@ -945,7 +1060,9 @@ void run_devlink_tests(void)
 #ifdef KTEST_LIB_DEVLINK
 	lib_tests();
 	probe_tests();
-#else
+#endif
+	R("devlink_no_net_admin", t_no_net_admin());
+#ifndef KTEST_LIB_DEVLINK
 	snprintf(why, sizeof(why), "the library has no iommudirty_devlink_* (src/devlink.c)");
 	R("devlink_lib", 1);
 #endif

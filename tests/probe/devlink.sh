@@ -184,6 +184,17 @@ has "non-VF device: errno" "failed: No such device (errno 19)"
 line "non-VF device: why" "devlink: not a VF (migratable does not apply)"
 run "set without devlink" 1 "${sim[@]}" --sim-no-devlink --set-migratable on --device "$(bdf $VF_OFF)"
 has "no devlink: unavailable" "[543]"
+# Without CAP_NET_ADMIN genetlink refuses the set (EPERM, no message):
+# exit 3, the tool's "no permission" status.
+run "set without CAP_NET_ADMIN" 3 "${sim[@]}" --sim-no-net-admin --set-migratable on --device "$(bdf $VF_OFF)"
+has "no CAP_NET_ADMIN: errno" "failed: Operation not permitted (errno 1)"
+run "set without CAP_NET_ADMIN --json" 3 --json "${sim[@]}" --sim-no-net-admin --set-migratable on --device "$(bdf $VF_OFF)"
+json_ok "no CAP_NET_ADMIN: JSON" "
+import json, sys
+d = json.load(sys.stdin)
+assert d['ok'] is False and d['errno'] == 1 and d['exit'] == 3, d"
+name="no CAP_NET_ADMIN: the query still answers"; report "$(bdf $VF_OFF)" --sim-no-net-admin
+has "no CAP_NET_ADMIN: query" "devlink: migratable off (pci/$pf/1)"
 run "set refused --json" 1 --json "${sim[@]}" --set-migratable on --device "$(bdf $VF_NOOP)"
 json_ok "refusal: JSON" "
 import json, sys

@@ -304,6 +304,39 @@ static void test_not_switchdev_and_no_port(void **state)
 	env_free(&e);
 }
 
+/* A caller without CAP_NET_ADMIN: the query works (PORT_GET is not an
+ * admin command), the set is refused -EPERM with the state as it was,
+ * nothing changes, and where the eswitch mode would tell why a VF has no
+ * port (ESWITCH_GET is an admin command) the reason stays NO_PORT. */
+static void test_no_net_admin(void **state)
+{
+	struct env e;
+	MIG(m);
+
+	(void)state;
+	env_new(&e, IOMMUDIRTY_SIM_NO_NET_ADMIN);
+	assert_int_equal(iommudirty_devlink_migratable(e.ctx, e.bdf[VF0], NULL, &m), 0);
+	assert_int_equal(m.state, 0);
+	assert_int_equal(m.reason, IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_OFF);
+	memset(m.message, 'x', sizeof(m.message) - 1);
+	assert_int_equal(iommudirty_devlink_set_migratable(e.ctx, e.bdf[VF0], NULL, 1, &m),
+			 -EPERM);
+	assert_int_equal(m.state, 0);
+	assert_int_equal(m.reason, IOMMUDIRTY_REASON_DEVLINK_MIGRATABLE_OFF);
+	assert_string_equal(m.message, ""); /* genetlink's refusal has no extack */
+	assert_int_equal(iommudirty_devlink_migratable(e.ctx, e.bdf[VF0], NULL, &m), 0);
+	assert_int_equal(m.state, 0);
+	assert_int_equal(iommudirty_devlink_migratable(e.ctx, e.bdf[VF_LEGACY], NULL, &m), 0);
+	assert_int_equal(m.state, -1);
+	assert_int_equal(m.reason, IOMMUDIRTY_REASON_DEVLINK_NO_PORT);
+	env_free(&e);
+	/* The same sim with the capability: the set goes through. */
+	env_new(&e, 0);
+	assert_int_equal(iommudirty_devlink_set_migratable(e.ctx, e.bdf[VF0], NULL, 1, &m), 0);
+	assert_int_equal(m.state, 1);
+	env_free(&e);
+}
+
 static void test_no_devlink_family(void **state)
 {
 	struct env e;
@@ -526,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_refusal_not_vf_port),
 		cmocka_unit_test(test_not_switchdev_and_no_port),
 		cmocka_unit_test(test_no_devlink_family),
+		cmocka_unit_test(test_no_net_admin),
 		cmocka_unit_test(test_non_vf_no_traffic),
 		cmocka_unit_test(test_explicit_port),
 		cmocka_unit_test(test_bad_input),

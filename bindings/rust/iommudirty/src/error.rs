@@ -9,6 +9,7 @@ use std::io;
 /// (asm-generic: x86, arm, arm64, riscv, powerpc, s390).
 pub mod errno {
     #![allow(missing_docs)]
+    pub const EPERM: i32 = 1;
     pub const ENOENT: i32 = 2;
     pub const E2BIG: i32 = 7;
     pub const EBADF: i32 = 9;
@@ -52,6 +53,7 @@ impl Error {
     pub fn name(&self) -> Option<&'static str> {
         use errno::*;
         Some(match self.errno {
+            EPERM => "EPERM",
             ENOENT => "ENOENT",
             E2BIG => "E2BIG",
             EBADF => "EBADF",

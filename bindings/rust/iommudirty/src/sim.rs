@@ -52,6 +52,9 @@ pub struct SimOptions {
     pub type1_max_bitmap: u64,
     /// No devlink generic-netlink family (CONFIG_NET_DEVLINK=n).
     pub no_devlink: bool,
+    /// The caller lacks CAP_NET_ADMIN: devlink's port set and eswitch get
+    /// fail with EPERM, port get still answers.
+    pub no_net_admin: bool,
 }
 
 /// An IOMMU of the sim (the C `struct iommudirty_sim_iommu_opts`).
@@ -184,6 +187,7 @@ impl Sim {
             (opts.no_cdev, sys::IOMMUDIRTY_SIM_NO_CDEV),
             (opts.type1_compat, sys::IOMMUDIRTY_SIM_TYPE1_COMPAT),
             (opts.no_devlink, sys::IOMMUDIRTY_SIM_NO_DEVLINK),
+            (opts.no_net_admin, sys::IOMMUDIRTY_SIM_NO_NET_ADMIN),
         ] {
             if on {
                 o.flags |= bit;

@@ -755,6 +755,23 @@ fn devlink_without_a_devlink_family() {
 }
 
 #[test]
+fn devlink_without_cap_net_admin() {
+    // An unprivileged caller: the query answers, the set is refused with
+    // EPERM and no message, the state is as before and stays so.
+    let d = devlink_sim(&SimOptions { no_net_admin: true, ..Default::default() });
+    if no_libnl(&d) {
+        return;
+    }
+    let m = d.ctx.devlink_migratable(&d.vf0).unwrap();
+    assert_eq!((m.state, m.reason), (Some(false), Reason::DEVLINK_MIGRATABLE_OFF));
+    let (r, m) = d.ctx.set_devlink_migratable_with_info(&d.vf0, true);
+    assert_eq!(r.unwrap_err().errno(), EPERM);
+    assert_eq!((m.state, m.reason), (Some(false), Reason::DEVLINK_MIGRATABLE_OFF));
+    assert!(m.message.is_empty(), "{:?}", m.message);
+    assert_eq!(d.ctx.devlink_migratable(&d.vf0).unwrap().state, Some(false));
+}
+
+#[test]
 fn devlink_bad_input_sends_nothing() {
     let d = devlink_sim(&SimOptions::default());
     let before = d.sim.stats().unwrap().nl_requests;
