@@ -8,6 +8,11 @@
  *
  *   hotunplug                          on the simulated kernel
  *   hotunplug /dev/vfio/devices/vfio0  on the real kernel
+ *
+ * On the real kernel the example makes no device write itself: it prints
+ * the device's source and the dirty counts, and checks that a conservative
+ * source (none: an untracked writer) reports every page. Exit status: 0
+ * done, 1 failed (the error on stderr).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,13 +24,13 @@
 #include <iommudirty.h>
 
 #define PAGE 4096ull
-#define RAM_IOVA (4ull << 30)  /* boot RAM, stays */
-#define DIMM_IOVA (8ull << 30) /* hot-plugged DIMM, unplugged below */
 #define SIZE (16ull << 20)     /* each */
 #define NBITS (SIZE / PAGE)
 
 static struct iommudirty_sim *sim;
 static int sdev;
+static uint64_t ram_iova = 4ull << 30;  /* boot RAM, stays */
+static uint64_t dimm_iova = 8ull << 30; /* hot-plugged DIMM, unplugged below */
 /* What the simulated device wrote while the unmap ran, page by page. */
 static uint64_t dimm_written[NBITS / 64], ram_written[NBITS / 64];
 static unsigned int writes, faults;
@@ -44,12 +49,37 @@ static void device_keeps_writing(void *user, int fd, unsigned long request)
 	uint64_t p = writes++ % NBITS;
 
 	(void)user, (void)fd, (void)request;
-	if (iommudirty_sim_dma_write(sim, sdev, DIMM_IOVA + p * PAGE, PAGE, NULL) == 0)
+	if (iommudirty_sim_dma_write(sim, sdev, dimm_iova + p * PAGE, PAGE, NULL) == 0)
 		dimm_written[p / 64] |= 1ull << (p % 64);
 	else
 		faults++;
-	if (iommudirty_sim_dma_write(sim, sdev, RAM_IOVA + p * PAGE, PAGE, NULL) == 0)
+	if (iommudirty_sim_dma_write(sim, sdev, ram_iova + p * PAGE, PAGE, NULL) == 0)
 		ram_written[p / 64] |= 1ull << (p % 64);
+}
+
+/* Real hardware: keep both IOVAs if the IOMMU allows them (the ranges
+ * narrow as devices attach: ask after attaching), else put RAM and DIMM
+ * back to back in the first allowed range they fit in. */
+static void place(struct iommudirty_tracker *t)
+{
+	struct iommudirty_iova_range r[16];
+	int n = iommudirty_tracker_iova_ranges(t, r, 16, NULL), ram = 0, dimm = 0;
+
+	for (int i = 0; i < n && i < 16; i++) {
+		ram |= r[i].start <= ram_iova && ram_iova + SIZE - 1 <= r[i].last;
+		dimm |= r[i].start <= dimm_iova && dimm_iova + SIZE - 1 <= r[i].last;
+	}
+	if (n <= 0 || (ram && dimm))
+		return;
+	for (int i = 0; i < n && i < 16; i++) {
+		uint64_t a = (r[i].start + SIZE - 1) & ~(SIZE - 1);
+
+		if (a >= r[i].start && a + 2 * SIZE - 1 <= r[i].last) {
+			ram_iova = a;
+			dimm_iova = a + SIZE;
+			return;
+		}
+	}
 }
 
 /* Is every bit of want set in got? */
@@ -66,6 +96,7 @@ int main(int argc, char **argv)
 	struct iommudirty_ctx *ctx;
 	struct iommudirty_device *dev;
 	struct iommudirty_tracker *t;
+	struct iommudirty_tracker_info ti = { .sz = sizeof(ti) };
 	uint64_t bm[NBITS / 64], n;
 	int fd, ret;
 
@@ -91,25 +122,37 @@ int main(int argc, char **argv)
 	if ((ret = iommudirty_device_bind(ctx, fd, &dev)) ||
 	    (ret = iommudirty_tracker_new(ctx, NULL, &t)) || (ret = iommudirty_tracker_attach(t, dev)))
 		return fail("bind and attach", ret);
+	if (!sim)
+		place(t);
 	void *ram = mmap(NULL, 2 * SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ram == MAP_FAILED)
 		return fail("guest memory", ENOMEM);
 	void *dimm = (char *)ram + SIZE;
 	unsigned int rw = IOMMUDIRTY_MAP_READ | IOMMUDIRTY_MAP_WRITE;
-	if ((ret = iommudirty_tracker_map(t, ram, SIZE, RAM_IOVA, rw)) ||
-	    (ret = iommudirty_tracker_map(t, dimm, SIZE, DIMM_IOVA, rw)) ||
+	if ((ret = iommudirty_tracker_map(t, ram, SIZE, ram_iova, rw)) ||
+	    (ret = iommudirty_tracker_map(t, dimm, SIZE, dimm_iova, rw)) ||
 	    (ret = iommudirty_tracker_start(t)))
 		return fail("map and start", ret);
+	if ((ret = iommudirty_tracker_info(t, &ti)))
+		return fail("tracker info", ret);
+	if (!sim) {
+		struct iommudirty_source_info si = { .sz = sizeof(si) };
+
+		if (iommudirty_tracker_source_info(t, 0, &si) < 0)
+			return fail("source info", errno);
+		printf("%s: source %s, %s\n", argv[1], iommudirty_source_str(si.source),
+		       si.precise ? "precise" : "conservative");
+	}
 
 	/* A pre-copy round over the DIMM, then the guest unplugs it while
 	 * the device is still busy. Without ATOMIC unmap_dirty reads (without
 	 * clearing) and then unmaps: a write between the two would land in
 	 * memory with no dirty bit, and the destination would miss it. */
-	if ((ret = iommudirty_tracker_read(t, DIMM_IOVA, SIZE, PAGE, bm, sizeof(bm), 0)))
+	if ((ret = iommudirty_tracker_read(t, dimm_iova, SIZE, PAGE, bm, sizeof(bm), 0)))
 		return fail("pre-copy read", ret);
 	if (sim)
 		iommudirty_sim_set_hook(sim, device_keeps_writing, NULL);
-	ret = iommudirty_tracker_unmap_dirty(t, DIMM_IOVA, SIZE, PAGE, bm, sizeof(bm),
+	ret = iommudirty_tracker_unmap_dirty(t, dimm_iova, SIZE, PAGE, bm, sizeof(bm),
 					     IOMMUDIRTY_UNMAP_ATOMIC);
 	if (sim)
 		iommudirty_sim_set_hook(sim, NULL, NULL);
@@ -118,22 +161,28 @@ int main(int argc, char **argv)
 	n = (uint64_t)iommudirty_bitmap_count(bm, NBITS);
 	printf("DIMM unplugged: %llu dirty pages in its last bitmap (send them now)\n",
 	       (unsigned long long)n);
+	/* On any kernel: an untracked writer may have written every page. */
+	if (ti.nr_conservative && n != NBITS)
+		return fail("a conservative source must report every DIMM page", EIO);
 	if (sim) {
 		printf("device: %u writes during the unmap, %lld reached the DIMM, %u faulted\n", writes,
 		       (long long)iommudirty_bitmap_count(dimm_written, NBITS), faults);
 		if (!writes || !iommudirty_bitmap_count(dimm_written, NBITS) || !covers(bm, dimm_written))
 			return fail("a DIMM page the device wrote is missing", EIO);
 		/* The range is gone from the device: further DMA faults. */
-		if (iommudirty_sim_dma_write(sim, sdev, DIMM_IOVA, PAGE, NULL) != -EFAULT)
+		if (iommudirty_sim_dma_write(sim, sdev, dimm_iova, PAGE, NULL) != -EFAULT)
 			return fail("the device can still write the unplugged DIMM", EIO);
 	}
 	/* Only now may the VMM give the DIMM's memory back. */
 	munmap(dimm, SIZE);
 
 	/* The rest of RAM kept its dirty bits across the unmap (ids moved). */
-	if ((ret = iommudirty_tracker_read(t, RAM_IOVA, SIZE, PAGE, bm, sizeof(bm), 0)))
+	if ((ret = iommudirty_tracker_read(t, ram_iova, SIZE, PAGE, bm, sizeof(bm), 0)))
 		return fail("read RAM", ret);
-	printf("boot RAM: %lld dirty pages\n", (long long)iommudirty_bitmap_count(bm, NBITS));
+	n = (uint64_t)iommudirty_bitmap_count(bm, NBITS);
+	printf("boot RAM: %lld dirty pages\n", (long long)n);
+	if (ti.nr_conservative && n != NBITS)
+		return fail("a conservative source must report every RAM page", EIO);
 	if (sim && !covers(bm, ram_written))
 		return fail("a RAM page written during the unmap is missing", EIO);
 

@@ -6,7 +6,15 @@
  *
  *   precopy                          on the simulated kernel
  *   precopy /dev/vfio/devices/vfio0  on the real kernel (needs /dev/iommu
- *                                    and a device whose IOMMU can track)
+ *                                    and a device with a precise dirty
+ *                                    source: its IOMMU can track, or it
+ *                                    has VFIO device DMA logging)
+ *
+ * Exit status: 0 done; 1 failed (the error on stderr); 2 the device has no
+ * precise dirty source (its IOMMU cannot track and it has no DMA log):
+ * every page would be dirty every round, pre-copy could never converge.
+ * On the real kernel the device works on its own between rounds (the
+ * example makes no write itself).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,27 +95,54 @@ int main(int argc, char **argv)
 	ret = iommudirty_device_bind(ctx, fd, &dev);
 	if (ret)
 		return fail("bind the device", ret);
-	if (iommudirty_device_dirty_capable(dev) != 1) {
-		printf("this device's IOMMU cannot track dirty pages: no live migration "
-		       "with IOMMU dirty tracking\n");
+	/* PRECISE_ONLY: a device with no precise source (its IOMMU cannot
+	 * track, it has no DMA log) is refused at attach instead of being
+	 * reported conservatively: every page dirty every round. */
+	IOMMUDIRTY_OPTS(iommudirty_tracker_opts, topts, .flags = IOMMUDIRTY_TRACKER_PRECISE_ONLY);
+	ret = iommudirty_tracker_new(ctx, &topts, &t);
+	if (ret)
+		return fail("tracker", ret);
+	ret = iommudirty_tracker_attach(t, dev);
+	if (ret == -EOPNOTSUPP) {
+		struct iommudirty_tracker_info ti = { .sz = sizeof(ti) };
+
+		printf("no precise dirty source for this device (its IOMMU cannot track "
+		       "and it has no DMA log): pre-copy would never converge\n");
+		if (!iommudirty_tracker_info(t, &ti))
+			for (uint32_t i = 0; i < ti.nr_reasons; i++)
+				printf("  reason %u: %s\n", ti.reasons[i],
+				       iommudirty_reason_str(ti.reasons[i]));
+		iommudirty_tracker_free(t);
+		iommudirty_device_free(dev);
+		iommudirty_ctx_free(ctx);
+		if (sim) {
+			iommudirty_sim_close(sim, fd);
+			iommudirty_sim_free(sim);
+		} else {
+			close(fd);
+		}
 		return 2;
 	}
-	ret = iommudirty_tracker_new(ctx, NULL, &t);
-	if (!ret)
-		ret = iommudirty_tracker_attach(t, dev);
 	if (ret)
 		return fail("tracker", ret);
 	if (real) {
-		/* Real hardware: put guest RAM where the IOMMU allows it. */
+		/* Real hardware: put guest RAM where the IOMMU allows it (the
+		 * first aligned place that fits in an allowed range). */
+		struct iommudirty_source_info si = { .sz = sizeof(si) };
 		struct iommudirty_iova_range r[8];
 		int n = iommudirty_tracker_iova_ranges(t, r, 8, NULL);
 
 		for (int i = 0; i < n && i < 8; i++) {
-			if (r[i].last - r[i].start + 1 >= RAM_SIZE) {
-				iova = (r[i].start + RAM_SIZE - 1) & ~(RAM_SIZE - 1);
+			uint64_t a = (r[i].start + RAM_SIZE - 1) & ~(RAM_SIZE - 1);
+
+			if (a >= r[i].start && a + RAM_SIZE - 1 <= r[i].last) {
+				iova = a;
 				break;
 			}
 		}
+		if (iommudirty_tracker_source_info(t, 0, &si) < 0)
+			return fail("source info", -errno);
+		printf("%s: source %s\n", devpath, iommudirty_source_str(si.source));
 	}
 	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	bitmap = malloc(bsize);

@@ -6,8 +6,9 @@
  * reports the registers it saw, refuses a dirty tracker, still maps and
  * unmaps; a real edu DMA through a library mapping is verified. Then the
  * type1 part (ktest_type1.c), device DMA logging with the second edu on
- * edu-vfio-pci (ktest_dmalog.c), the library on it (ktest_dmalog_lib.c)
- * and its devlink ports (ktest_devlink.c).
+ * edu-vfio-pci (ktest_dmalog.c), the library on it (ktest_dmalog_lib.c),
+ * its devlink ports (ktest_devlink.c) and the programs of examples/ on
+ * both edus (ktest_examples.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,10 @@
 #include "uapi.h"
 
 #define BOOT "boot2"
+
+/* ktest_examples.c: the example_* tests (edu 1 on vfio-pci, edu 2 on
+ * edu-vfio-pci, no fd of either open). */
+void run_example_tests(void);
 
 /* VFIO bits beyond src/uapi.h (stable since VFIO's first release). */
 #define KVFIO_DEVICE_GET_REGION_INFO UAPI_IO(VFIO_TYPE, VFIO_BASE + 8)
@@ -427,6 +432,7 @@ int main(void)
 	run_dmalog_tests();
 	dmalog_lib_tests();
 	run_devlink_tests();
+	run_example_tests();
 	dmalog_kernel_log_check();
 	return 0;
 }
