@@ -48,7 +48,6 @@ static int run_adopted(int iommufd, uint32_t dev_id)
 {
 	IOMMUDIRTY_OPTS(iommudirty_ctx_opts, o, .flags = IOMMUDIRTY_CTX_ADOPT_FD,
 			.iommufd = iommufd);
-	struct iommudirty_hw_info hw = { .sz = sizeof(hw) };
 	struct report *r = &reports[0];
 	struct iommudirty_device *dev = NULL;
 	struct iommudirty_ctx *ctx;
@@ -70,10 +69,7 @@ static int run_adopted(int iommufd, uint32_t dev_id)
 		iommudirty_ctx_free(ctx);
 		return EXIT_USAGE;
 	}
-	if (!iommudirty_device_hw_info(dev, &hw))
-		r->hw_type = hw.type;
-	r->caps.sz = sizeof(r->caps);
-	r->have_caps = !iommudirty_device_caps(dev, &r->caps);
+	report_device_caps(r, dev);
 	iommudirty_device_free(dev);
 	iommudirty_ctx_free(ctx);
 	/* No PCI address here: devlink only for an explicit port. */

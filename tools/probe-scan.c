@@ -230,12 +230,21 @@ static void probe_features(struct report *r, int fd)
 
 /* ---- iommufd: the cdev bound through the library ------------------------ */
 
+void report_device_caps(struct report *r, struct iommudirty_device *dev)
+{
+	struct iommudirty_hw_info hw = { .sz = sizeof(hw) };
+
+	if (!iommudirty_device_hw_info(dev, &hw))
+		r->hw_type = hw.type;
+	r->caps.sz = sizeof(r->caps);
+	r->have_caps = !iommudirty_device_caps(dev, &r->caps);
+}
+
 void probe_iommufd(struct report *r)
 {
 	char iommu_path[PATH_MAX];
 	struct iommudirty_ctx *ctx;
 	struct iommudirty_device *dev = NULL;
-	struct iommudirty_hw_info hw = { .sz = sizeof(hw) };
 	int fd, ret;
 
 	r->mig = r->dma_log = -1;
@@ -279,10 +288,7 @@ void probe_iommufd(struct report *r)
 	} else {
 		/* The kernel grants feature ioctls on a cdev once it is bound. */
 		probe_features(r, fd);
-		if (!iommudirty_device_hw_info(dev, &hw))
-			r->hw_type = hw.type;
-		r->caps.sz = sizeof(r->caps);
-		r->have_caps = !iommudirty_device_caps(dev, &r->caps);
+		report_device_caps(r, dev);
 	}
 	iommudirty_device_free(dev);
 	iommudirty_ctx_free(ctx);

@@ -82,6 +82,8 @@ bool set_name(char *dst, size_t len, const char *src);
 int sys_readlink_base(const char *path, char *buf, size_t len);
 int scan_sysfs(void);
 void find_nodes(struct report *r);
+/* The IOMMU type and the capability report of a bound device. */
+void report_device_caps(struct report *r, struct iommudirty_device *dev);
 void probe_iommufd(struct report *r);
 void probe_type1(struct report *r);
 
