@@ -122,8 +122,11 @@ test)
 	run_check "the header in C99/C11/C17 and C++11/14/17/20 (-pedantic -Werror)" \
 		bash "$top/tests/lang/check.sh" "$top/build/gcc"
 	# The crates need Rust >= 1.64; Debian 12's own rustc is 1.63, its
-	# cargo-web / rustc-web (1.96) provide cargo and rustc.
+	# cargo-web / rustc-web (1.96) provide cargo and rustc, rustfmt-web the
+	# rustfmt that the bindings check formats with (tried on a PATH with
+	# only these: bindings current, every test passes).
 	command -v cargo >/dev/null || need_pkgs cargo-web
+	command -v rustfmt >/dev/null || need_pkgs rustfmt-web
 	run_check "Rust crates (bindings current, cargo test --offline on the sim)" \
 		bash "$top/bindings/rust/test.sh" "$top/build/gcc"
 	run_check "Debian packages (dpkg-buildpackage, lintian, a consumer of the -dev package)" \
