@@ -15,7 +15,7 @@ enum bitmap_runs_impl {
 	BITMAP_RUNS_GENERIC,    /* plain C with GCC/Clang builtins, any arch */
 	BITMAP_RUNS_X86_BMI,    /* x86-64 with POPCNT and BMI1 */
 	BITMAP_RUNS_X86_AVX512, /* the same, BMI2, AVX-512 F and CD: 8 words a step */
-	BITMAP_RUNS_X86_VBMI2,  /* the same with AVX-512 BW, VBMI and VBMI2 */
+	BITMAP_RUNS_X86_VBMI2,  /* that with AVX-512 BW, VBMI, VBMI2, VPOPCNTDQ */
 	BITMAP_RUNS_NR_IMPL,
 };
 
