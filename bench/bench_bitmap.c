@@ -346,7 +346,9 @@ static void row(const char *op, const char *map, double secs, double ratio,
 }
 
 /* Issue 11's walking targets: >= 0.3x memcpy on runs <= 128 pages, <= 1 ns
- * per run on independent bits. The other maps are for information. */
+ * per run on independent bits, for the batch walker (bitmap_runs, what the
+ * issue asked for dense maps); for_each_run, a callback per run, and the
+ * other maps are for information. */
 static enum target walk_target(int map)
 {
 	return map == 2 ? MEMCPY_03 : map == 3 ? NS_PER_RUN_1 : NONE;
@@ -417,8 +419,7 @@ int main(void)
 		t = time_vs_memcpy(do_walk, &j, REPS, &ratio);
 		if (i == 0)
 			t_walk_sparse = t;
-		row("for_each_run", maps[i].name, t, ratio, maps[i].runs,
-		    walk_target(i));
+		row("for_each_run", maps[i].name, t, ratio, maps[i].runs, NONE);
 	}
 	for (i = 0; i < NMAPS; i++) {
 		j.src = maps[i].m;
