@@ -220,6 +220,52 @@ static ALWAYS_INLINE bool put_edges(struct edge_out *o, uint64_t e, uint64_t bas
 			goto full;                                            \
 	} while (0)
 
+/* The first word of a walk from bit p: bits below p count as clear, so a
+ * run that began before p is cut there; bits from nbits on count as clear
+ * too. */
+static inline uint64_t first_word(const uint64_t *bitmap, uint64_t p, uint64_t nbits)
+{
+	uint64_t w0 = p / WORD_BITS, word = bitmap[w0] & (~0ull << (p % WORD_BITS));
+
+	if (w0 == (nbits - 1) / WORD_BITS && nbits % WORD_BITS)
+		word &= low_mask(nbits % WORD_BITS);
+	return word;
+}
+
+/* The array is full: its last slot is a run's end; the next call starts
+ * there. */
+static inline size_t walk_full(const struct edge_out *o, uint64_t *pos)
+{
+	*pos = o->edge[o->cap - 1];
+	return o->cap / 2;
+}
+
+/* The end of a walk from word w on (prev: the word below): the words left
+ * one at a time, the last masked at nbits. A run still open then ends at
+ * nbits (a multiple of 64: otherwise the masked bits gave its end); k is
+ * odd, so its slot exists. */
+static ALWAYS_INLINE size_t walk_end(struct edge_out *o, const uint64_t *bitmap,
+				     uint64_t nbits, uint64_t *pos, uint64_t w,
+				     uint64_t prev, bool bmi, bool avx512, bool vbmi2)
+{
+	const uint64_t last = (nbits - 1) / WORD_BITS;
+
+	for (; w <= last; w++) {
+		uint64_t v = bitmap[w], e;
+
+		if (w == last && nbits % WORD_BITS)
+			v &= low_mask(nbits % WORD_BITS);
+		e = v ^ ((v << 1) | (prev >> 63));
+		prev = v;
+		if (!put_edges(o, e, w * WORD_BITS, bmi, avx512, vbmi2))
+			return walk_full(o, pos);
+	}
+	if (o->k % 2)
+		o->edge[o->k++] = nbits;
+	*pos = nbits;
+	return o->k / 2;
+}
+
 /* The whole walk; validated arguments, n in 1..INT32_MAX, p < nbits. */
 static ALWAYS_INLINE size_t walk_runs(const uint64_t *restrict bitmap,
 				      uint64_t nbits, uint64_t *pos,
@@ -228,17 +274,11 @@ static ALWAYS_INLINE size_t walk_runs(const uint64_t *restrict bitmap,
 {
 	const bool vbmi2 = false;
 	struct edge_out o = { .edge = edge, .k = 0, .cap = 2 * n };
-	uint64_t p = *pos, prev = 0, word, e, w, w0, last;
+	uint64_t p = *pos, prev = 0, e, w, w0, last;
 
 	w0 = p / WORD_BITS;
 	last = (nbits - 1) / WORD_BITS;
-
-	/* The first word: bits below p count as clear, so a run that began
-	 * before p is cut there. Bits from nbits on count as clear too. */
-	word = bitmap[w0] & (~0ull << (p % WORD_BITS));
-	if (w0 == last && nbits % WORD_BITS)
-		word &= low_mask(nbits % WORD_BITS);
-	WALK_WORD(word, w0);
+	WALK_WORD(first_word(bitmap, p, nbits), w0);
 
 	w = w0 + 1;
 	while (w + 4 <= last) {
@@ -256,25 +296,9 @@ static ALWAYS_INLINE size_t walk_runs(const uint64_t *restrict bitmap,
 		WALK_WORD(d, w + 3);
 		w += 4;
 	}
-	for (; w < last; w++)
-		WALK_WORD(bitmap[w], w);
-	if (last > w0) {
-		word = bitmap[last];
-		if (nbits % WORD_BITS)
-			word &= low_mask(nbits % WORD_BITS);
-		WALK_WORD(word, last);
-	}
-	/* A run open at the end of the last word ends at nbits (a multiple of
-	 * 64 then: otherwise the masked bits above gave its end). k is odd,
-	 * so its slot exists. */
-	if (o.k % 2)
-		edge[o.k++] = nbits;
-	*pos = nbits;
-	return o.k / 2;
+	return walk_end(&o, bitmap, nbits, pos, w, prev, bmi, avx512, vbmi2);
 full:
-	/* The last slot is a run's end; the next call starts there. */
-	*pos = edge[o.cap - 1];
-	return n;
+	return walk_full(&o, pos);
 }
 
 static size_t walk_runs_generic(const uint64_t *restrict bitmap, uint64_t nbits,
@@ -435,7 +459,7 @@ static ALWAYS_INLINE size_t walk_avx512(const uint64_t *restrict bitmap,
 {
 	const bool bmi = true, avx512 = true;
 	struct edge_out o = { .edge = edge, .k = 0, .cap = 2 * n };
-	uint64_t p = *pos, prev = 0, word, e, w, w0, last;
+	uint64_t p = *pos, prev = 0, e, w, w0, last;
 	struct vbmi2_k k = { 0 };
 	/* Per output vector: the permutex2var indices picking edges 0 and 1,
 	 * and the lanes and mask for edge 2 on top. */
@@ -457,10 +481,7 @@ static ALWAYS_INLINE size_t walk_avx512(const uint64_t *restrict bitmap,
 
 	w0 = p / WORD_BITS;
 	last = (nbits - 1) / WORD_BITS;
-	word = bitmap[w0] & (~0ull << (p % WORD_BITS));
-	if (w0 == last && nbits % WORD_BITS)
-		word &= low_mask(nbits % WORD_BITS);
-	WALK_WORD(word, w0);
+	WALK_WORD(first_word(bitmap, p, nbits), w0);
 
 	if (vbmi2)
 		vbmi2_k_init(&k);
@@ -536,21 +557,9 @@ by_words:
 			WALK_WORD(bitmap[w + i], w + i);
 		w += 8;
 	}
-	for (; w < last; w++)
-		WALK_WORD(bitmap[w], w);
-	if (last > w0) {
-		word = bitmap[last];
-		if (nbits % WORD_BITS)
-			word &= low_mask(nbits % WORD_BITS);
-		WALK_WORD(word, last);
-	}
-	if (o.k % 2)
-		edge[o.k++] = nbits;
-	*pos = nbits;
-	return o.k / 2;
+	return walk_end(&o, bitmap, nbits, pos, w, prev, bmi, avx512, vbmi2);
 full:
-	*pos = edge[o.cap - 1];
-	return n;
+	return walk_full(&o, pos);
 }
 
 __attribute__((target(AVX512_TARGET)))
