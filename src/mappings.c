@@ -120,12 +120,19 @@ int whole_mappings(const struct iommudirty_tracker *t, uint64_t iova,
 	return 0;
 }
 
-void forget_mappings(struct iommudirty_tracker *t, uint64_t iova,
-			    uint64_t length, size_t first, size_t last)
+/* The declarations [first, last) go; their pending bits are the
+ * caller's to keep (forget) or drop (unmap). */
+static void drop_mappings(struct iommudirty_tracker *t, size_t first, size_t last)
 {
 	memmove(&t->maps[first], &t->maps[last],
 		(t->nmaps - last) * sizeof(*t->maps));
 	t->nmaps -= last - first;
+}
+
+void forget_mappings(struct iommudirty_tracker *t, uint64_t iova,
+			    uint64_t length, size_t first, size_t last)
+{
+	drop_mappings(t, first, last);
 	pending_drop(t, iova, iova + length);
 }
 
@@ -240,13 +247,9 @@ IOMMUDIRTY_API int iommudirty_tracker_forget_mapping(struct iommudirty_tracker *
 	for (size_t i = first; !ret && i < last; i++)
 		if (!t->maps[i].adopted)
 			ret = -EINVAL; /* ours: unmap it */
-	if (!ret) {
-		/* Bits already harvested for the range stay owed: only the
-		 * declaration goes. */
-		memmove(&t->maps[first], &t->maps[last],
-			(t->nmaps - last) * sizeof(*t->maps));
-		t->nmaps -= last - first;
-	}
+	/* Bits already harvested for the range stay owed. */
+	if (!ret)
+		drop_mappings(t, first, last);
 	pthread_rwlock_unlock(&t->lock);
 	return ret_err(ret);
 }
