@@ -85,23 +85,6 @@ static void out_init(struct iommudirty_migratable *m)
 	m->port.sz = sizeof(m->port);
 }
 
-/* The base name of a sysfs link's target. */
-static int link_base(struct iommudirty_ctx *ctx, const char *path, char *buf,
-		     size_t len)
-{
-	char target[256];
-	const char *b;
-	int ret = ctx->sys->readlink(ctx->sys_priv, path, target, sizeof(target));
-
-	if (ret < 0)
-		return ret;
-	b = strrchr(target, '/');
-	b = b ? b + 1 : target;
-	if (!*b || snprintf(buf, len, "%s", b) >= (int)len)
-		return -EINVAL;
-	return 0;
-}
-
 /* The PF and VF number of a VF: 0; -ENOENT not a VF (no physfn). */
 static int vf_lookup(struct iommudirty_ctx *ctx, const char *vf, char *pf,
 		     size_t len, int *number)
@@ -110,12 +93,12 @@ static int vf_lookup(struct iommudirty_ctx *ctx, const char *vf, char *pf,
 	int ret;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/physfn", vf);
-	ret = link_base(ctx, path, pf, len);
+	ret = sysfs_link_base(ctx, path, pf, len);
 	if (ret)
 		return ret == -ENOENT ? -ENOENT : ret;
 	for (int n = 0; n < 65536; n++) {
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/virtfn%d", pf, n);
-		ret = link_base(ctx, path, name, sizeof(name));
+		ret = sysfs_link_base(ctx, path, name, sizeof(name));
 		if (ret == -ENOENT)
 			break;
 		if (!ret && !strcmp(name, vf)) {

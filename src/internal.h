@@ -119,4 +119,10 @@ void bitmap_clear_range(uint64_t *map, uint64_t start, uint64_t n);
  * bits at start become zero. Bits past start+n+by are untouched. */
 void bitmap_shift_up(uint64_t *map, uint64_t start, uint64_t n, unsigned by);
 
+/* The base name of the target of the sysfs link at path, through the
+ * seam's readlink (src/pci.c): 0, -EINVAL if empty or longer than len, or
+ * -errno. */
+int sysfs_link_base(struct iommudirty_ctx *ctx, const char *path, char *buf,
+		    size_t len);
+
 #endif

@@ -20,20 +20,27 @@ int pci_cdev_path(struct iommudirty_ctx *ctx, const char *bdf, char *path,
 	return 0;
 }
 
-int pci_group_name(struct iommudirty_ctx *ctx, const char *bdf, char *name,
-		   size_t len)
+int sysfs_link_base(struct iommudirty_ctx *ctx, const char *path, char *buf,
+		    size_t len)
 {
-	char link[128], target[256];
+	char target[256];
 	const char *base;
-	int ret;
+	int ret = ctx->sys->readlink(ctx->sys_priv, path, target, sizeof(target));
 
-	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	ret = ctx->sys->readlink(ctx->sys_priv, link, target, sizeof(target));
 	if (ret < 0)
 		return ret;
 	base = strrchr(target, '/');
 	base = base ? base + 1 : target;
-	if (!*base || snprintf(name, len, "%s", base) >= (int)len)
+	if (!*base || snprintf(buf, len, "%s", base) >= (int)len)
 		return -EINVAL;
 	return 0;
+}
+
+int pci_group_name(struct iommudirty_ctx *ctx, const char *bdf, char *name,
+		   size_t len)
+{
+	char link[128];
+
+	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	return sysfs_link_base(ctx, link, name, len);
 }
