@@ -9,31 +9,7 @@ set -u
 probe=${1:?usage: $0 iommudirty-probe}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-
-# run NAME WANT_RC ARGS...: output in $out, rc checked; never a crash.
-run() {
-	local name=$1 want=$2
-	shift 2
-	out=$("$probe" "$@" 2>&1)
-	rc=$?
-	if [ $rc -ge 128 ]; then
-		bad "$name: killed by signal $((rc - 128))"
-	elif [ $rc -ne "$want" ]; then
-		bad "$name: exit $rc, want $want"; printf '%s\n' "$out" | sed 's/^/    /'
-	else
-		ok "$name (exit $rc)"
-	fi
-}
-
-has() { # name pattern
-	if printf '%s\n' "$out" | grep -qF -- "$2"; then ok "$1"; else
-		bad "$1: no \"$2\" in:"; printf '%s\n' "$out" | sed 's/^/    /'; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # A sysfs tree: add_dev ROOT BDF DRIVER [GROUP] [CDEV]
 add_dev() {
