@@ -60,18 +60,6 @@ static char bdf[256];
 int devfd = -1;
 static uint64_t bar0_off, cfg_off;
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* The first edu in BDF order (boot 2 has two; ktest_dmalog.c takes the
  * second). */
 static int find_edu(void)
@@ -89,10 +77,10 @@ static int bind_vfio(void)
 	int rc;
 
 	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	rc = write_file(p, "vfio-pci");
+	rc = kwrite_str(p, "vfio-pci");
 	if (rc)
 		return FAILF("driver_override: %s", strerror(-rc));
-	rc = write_file("/sys/bus/pci/drivers_probe", bdf);
+	rc = kwrite_str("/sys/bus/pci/drivers_probe", bdf);
 	if (rc)
 		return FAILF("drivers_probe: %s", strerror(-rc));
 	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver", bdf);

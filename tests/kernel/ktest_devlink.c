@@ -443,18 +443,6 @@ static int instance_get(const char *dev)
 	return transact(&m, NULL, NULL, &a) ? -1000 : a.err;
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* ---- the tests on the raw client ---- */
 
 static char bdf[64], bdf0[64];
@@ -610,7 +598,7 @@ static int t_rebind(void)
 	if (rc)
 		return rc == -1000 ? -1 : FAILF("PORT_SET on: %s", strerror(-rc));
 	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-	rc = write_str(p, bdf);
+	rc = kwrite_str(p, bdf);
 	if (rc)
 		return FAILF("unbind %s: %s", bdf, strerror(-rc));
 	rc = instance_get(bdf);

@@ -105,18 +105,6 @@ struct edu_mig_data {
 
 /* ---- sysfs ---- */
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 static unsigned long read_hex(const char *path)
 {
 	char buf[32] = "";
@@ -183,14 +171,14 @@ int kdl_bind(const char *bdf, const char *driver)
 		return 0;
 	if (cur[0]) {
 		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%.200s/driver/unbind", bdf);
-		rc = write_str(p, bdf);
+		rc = kwrite_str(p, bdf);
 		if (rc)
 			return FAILF("unbind %s from %s: %s", bdf, cur, strerror(-rc));
 	}
 	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%.200s/driver_override", bdf);
-	rc = write_str(p, driver);
+	rc = kwrite_str(p, driver);
 	if (!rc)
-		rc = write_str("/sys/bus/pci/drivers_probe", bdf);
+		rc = kwrite_str("/sys/bus/pci/drivers_probe", bdf);
 	if (rc)
 		return FAILF("driver_override/drivers_probe %s: %s", bdf, strerror(-rc));
 	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%.200s/driver", bdf);
@@ -377,7 +365,7 @@ int kdl_mtty_create(char *cdev, size_t len)
 
 	snprintf(p, sizeof(p), "/sys/bus/mdev/devices/%s", KDL_MTTY_UUID);
 	if (access(p, F_OK)) {
-		rc = write_str("/sys/class/mtty/mtty/mdev_supported_types/mtty-1/create",
+		rc = kwrite_str("/sys/class/mtty/mtty/mdev_supported_types/mtty-1/create",
 			       KDL_MTTY_UUID);
 		if (rc)
 			return FAILF("creating the mtty mdev: %s", strerror(-rc));
@@ -387,7 +375,7 @@ int kdl_mtty_create(char *cdev, size_t len)
 
 int kdl_mtty_remove(void)
 {
-	int rc = write_str("/sys/bus/mdev/devices/" KDL_MTTY_UUID "/remove", "1");
+	int rc = kwrite_str("/sys/bus/mdev/devices/" KDL_MTTY_UUID "/remove", "1");
 
 	return rc ? FAILF("removing the mtty mdev: %s", strerror(-rc)) : 0;
 }

@@ -290,3 +290,15 @@ void run_traps(const char *boot)
 		kresult(boot, name, rc, why);
 	}
 }
+
+int kwrite_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}

@@ -39,4 +39,8 @@ void kinfo(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Run the trap tests on the real kernel, printing a line per test. */
 void run_traps(const char *boot);
 
+/* Write s to the file at path (sysfs: bind, unbind, new_id ...): 0 or
+ * -errno. */
+int kwrite_str(const char *path, const char *s);
+
 #endif
