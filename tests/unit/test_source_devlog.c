@@ -26,6 +26,17 @@ static const struct iommudirty_sim_device_opts logging = {
 	.migration_flags = 1, /* STOP_COPY */
 };
 
+/* A tracker with one device whose only dirty source is its DMA log (its
+ * IOMMU cannot track), attached. */
+static void logging_tracker(struct fx *f)
+{
+	assert_int_equal(fx_init(f), 0);
+	assert_int_equal(fx_add_iommu(f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
+	assert_int_equal(fx_add_vfio_device(f, 0, &logging), 0);
+	assert_int_equal(fx_tracker(f), 0);
+	assert_int_equal(iommudirty_tracker_attach(f->t, f->dev[0]), 0);
+}
+
 static bool si_has(const struct iommudirty_source_info *si, uint32_t r)
 {
 	for (uint32_t i = 0; i < si->nr_reasons; i++)
@@ -118,11 +129,7 @@ static void test_no_clear_and_page_sizes(void **state)
 	uint8_t *mem;
 
 	(void)state;
-	assert_int_equal(fx_init(&f), 0);
-	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
-	assert_int_equal(fx_add_vfio_device(&f, 0, &logging), 0);
-	assert_int_equal(fx_tracker(&f), 0);
-	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	logging_tracker(&f);
 	mem = fx_mem(&f, MiB, PG);
 	assert_int_equal(iommudirty_tracker_map(f.t, mem, 256 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
 	assert_int_equal(iommudirty_tracker_start(f.t), 0);
@@ -388,11 +395,7 @@ static void test_untracked_mapping_and_windows(void **state)
 	uint8_t *mem;
 
 	(void)state;
-	assert_int_equal(fx_init(&f), 0);
-	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
-	assert_int_equal(fx_add_vfio_device(&f, 0, &logging), 0);
-	assert_int_equal(fx_tracker(&f), 0);
-	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	logging_tracker(&f);
 	mem = fx_mem(&f, 2 * MiB, PG);
 	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
 	assert_int_equal(iommudirty_tracker_start(f.t), 0);
@@ -440,11 +443,7 @@ static void test_unmap_then_report(void **state)
 	uint8_t *mem;
 
 	(void)state;
-	assert_int_equal(fx_init(&f), 0);
-	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
-	assert_int_equal(fx_add_vfio_device(&f, 0, &logging), 0);
-	assert_int_equal(fx_tracker(&f), 0);
-	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	logging_tracker(&f);
 	mem = fx_mem(&f, MiB, PG);
 	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
 	assert_int_equal(iommudirty_tracker_map(f.t, mem + 64 * KiB, 64 * KiB, 64 * KiB,
@@ -521,11 +520,7 @@ static void test_report_failure(void **state)
 	uint8_t *mem;
 
 	(void)state;
-	assert_int_equal(fx_init(&f), 0);
-	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
-	assert_int_equal(fx_add_vfio_device(&f, 0, &logging), 0);
-	assert_int_equal(fx_tracker(&f), 0);
-	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	logging_tracker(&f);
 	mem = fx_mem(&f, MiB, PG);
 	assert_int_equal(iommudirty_tracker_map(f.t, mem, 128 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
 	assert_int_equal(iommudirty_tracker_start(f.t), 0);
@@ -553,11 +548,7 @@ static void test_detach_drains_log(void **state)
 	uint8_t *mem;
 
 	(void)state;
-	assert_int_equal(fx_init(&f), 0);
-	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
-	assert_int_equal(fx_add_vfio_device(&f, 0, &logging), 0);
-	assert_int_equal(fx_tracker(&f), 0);
-	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	logging_tracker(&f);
 	mem = fx_mem(&f, MiB, PG);
 	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
 	assert_int_equal(iommudirty_tracker_start(f.t), 0);
@@ -603,11 +594,7 @@ static void test_detach_reads_log_after_the_last_write(void **state)
 	uint8_t *mem;
 
 	(void)state;
-	assert_int_equal(fx_init(&f), 0);
-	assert_int_equal(fx_add_iommu(&f, 0, IOMMUDIRTY_SIM_IOMMU_NO_DIRTY), 0);
-	assert_int_equal(fx_add_vfio_device(&f, 0, &logging), 0);
-	assert_int_equal(fx_tracker(&f), 0);
-	assert_int_equal(iommudirty_tracker_attach(f.t, f.dev[0]), 0);
+	logging_tracker(&f);
 	mem = fx_mem(&f, MiB, PG);
 	assert_int_equal(iommudirty_tracker_map(f.t, mem, 64 * KiB, 0, IOMMUDIRTY_MAP_WRITE), 0);
 	assert_int_equal(iommudirty_tracker_start(f.t), 0);
